@@ -1,0 +1,398 @@
+/**
+ * The Gaussian diffusion process of DiT (from ADM/IDDPM): the forward process
+ * q(x_t | x_0), the learned reverse step p(x_{t-1} | x_t), and DDIM.
+ *
+ * {@link createDiffusion} builds the float64 tables of the reference's
+ * `create_diffusion`, respaced to the steps a sampler will visit. The methods
+ * then do the reference's float32 arithmetic: each table value is rounded to
+ * float32 when it is used (the reference's `_extract_into_tensor`) and every
+ * operation is rounded to float32 (`f32`) where the torch code rounds, so the
+ * results agree with it to the last bit or so. Symbols: ᾱ_t = alphasCumprod,
+ * ε̂ = the model's noise prediction, x̂0 = the predicted clean sample.
+ *
+ * @module
+ */
+import { betaSchedule, type ScheduleName, spaceTimesteps } from "./schedule.ts";
+import { sameShape, Tensor } from "./tensor.ts";
+
+const f32 = Math.fround;
+
+/** Options of {@link createDiffusion}, named after the reference's `create_diffusion`. */
+export interface DiffusionOptions {
+  /**
+   * Which steps of the original process to keep: a {@link spaceTimesteps}
+   * spec (`"250"`, `"ddim50"`, `[10, 20]`), a step count, or `""` (the default)
+   * for every step.
+   */
+  respacing?: string | number | number[];
+  /** The beta schedule; DiT trains with `"linear"`. */
+  schedule?: ScheduleName;
+  /** Length T of the original process; DiT uses 1000. */
+  numTimesteps?: number;
+  /**
+   * Whether the model also outputs the variance interpolation v (DiT does, so
+   * its output has 2·C channels). Without it the fixed "large" variance β_t is used.
+   */
+  learnSigma?: boolean;
+}
+
+/** The reverse-step distribution p(x_{t-1} | x_t) and the x̂0 behind it. */
+export interface MeanVariance {
+  /** The posterior mean μ̃(x_t, x̂0). */
+  mean: Tensor;
+  /** The variance Σ, broadcast to the shape of x. */
+  variance: Tensor;
+  /** log Σ. */
+  logVariance: Tensor;
+  /** x̂0 = (x_t − √(1−ᾱ_t)·ε̂)/√ᾱ_t, not clipped (as DiT samples latents). */
+  predXstart: Tensor;
+}
+
+/** One sampling step's result. */
+export interface StepResult {
+  /** x_{t-1}. */
+  sample: Tensor;
+  /** The x̂0 predicted on the way. */
+  predXstart: Tensor;
+}
+
+/**
+ * Builds a diffusion process like the reference's `create_diffusion`
+ * (ε-prediction, MSE training, learned-range variance by default).
+ *
+ * @throws if the schedule or respacing is invalid, or the schedule's betas leave (0, 1].
+ *
+ * @example 50 sampling steps out of 1000
+ * ```ts
+ * import { createDiffusion } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const diffusion = createDiffusion({ respacing: "50" });
+ * assert.equal(diffusion.numTimesteps, 50);
+ * assert.equal(diffusion.timestepMap[49], 999); // the last step feeds the model t = 999
+ * ```
+ */
+export function createDiffusion(options: DiffusionOptions = {}): GaussianDiffusion {
+  const { respacing = "", schedule = "linear", numTimesteps = 1000, learnSigma = true } = options;
+  const baseBetas = betaSchedule(schedule, numTimesteps);
+  const bad = baseBetas.findIndex((b) => !(b > 0 && b <= 1));
+  if (bad >= 0) {
+    throw new Error(
+      `createDiffusion: the ${schedule} schedule over numTimesteps=${numTimesteps} has beta[${bad}] = ${
+        baseBetas[bad]
+      }; expected every beta in (0, 1] (the linear schedule needs numTimesteps >= 20)`,
+    );
+  }
+  const sections = respacing === "" ? [numTimesteps] : typeof respacing === "number" ? [respacing] : respacing;
+  const kept = spaceTimesteps(numTimesteps, sections);
+  // Respacing keeps ᾱ at the kept steps and re-derives each β from consecutive ᾱ.
+  const baseAlphasCumprod = cumprod(baseBetas.map((b) => 1 - b));
+  let lastAlphaCumprod = 1;
+  const betas = Float64Array.from(kept, (t) => {
+    const beta = 1 - baseAlphasCumprod[t] / lastAlphaCumprod;
+    lastAlphaCumprod = baseAlphasCumprod[t];
+    return beta;
+  });
+  return new GaussianDiffusion(betas, Float64Array.from(kept), learnSigma);
+}
+
+function cumprod(values: Float64Array): Float64Array {
+  let product = 1;
+  return values.map((v) => (product *= v));
+}
+
+/**
+ * A (respaced) Gaussian diffusion: its tables, indexed by the position in the
+ * respaced sequence, and the steps that use them. Made by {@link createDiffusion}.
+ */
+export class GaussianDiffusion {
+  /** Number of steps in this (respaced) process. */
+  readonly numTimesteps: number;
+  /** Whether the model outputs [ε̂ | v] (2·C channels) rather than ε̂ alone. */
+  readonly learnSigma: boolean;
+  /** For each index, the original timestep t the model is fed. */
+  readonly timestepMap: Float64Array;
+  /** β for each index (re-derived from ᾱ when respaced). */
+  readonly betas: Float64Array;
+  /** ᾱ_t = ∏(1 − β). */
+  readonly alphasCumprod: Float64Array;
+  /** ᾱ_{t-1}, with ᾱ before the first step = 1. */
+  readonly alphasCumprodPrev: Float64Array;
+  /** ᾱ_{t+1}, with 0 after the last step. */
+  readonly alphasCumprodNext: Float64Array;
+  /** √ᾱ_t: how much signal x_t keeps. */
+  readonly sqrtAlphasCumprod: Float64Array;
+  /** √(1−ᾱ_t): how much noise x_t holds. */
+  readonly sqrtOneMinusAlphasCumprod: Float64Array;
+  /** log(1−ᾱ_t). */
+  readonly logOneMinusAlphasCumprod: Float64Array;
+  /** √(1/ᾱ_t). */
+  readonly sqrtRecipAlphasCumprod: Float64Array;
+  /** √(1/ᾱ_t − 1). */
+  readonly sqrtRecipm1AlphasCumprod: Float64Array;
+  /** β̃_t = β_t(1−ᾱ_{t-1})/(1−ᾱ_t), the variance of q(x_{t-1} | x_t, x_0). */
+  readonly posteriorVariance: Float64Array;
+  /** log β̃_t, with β̃_0 = 0 replaced by β̃_1 (empty for a one-step process, as in the reference). */
+  readonly posteriorLogVarianceClipped: Float64Array;
+  /** The x_0 coefficient of the posterior mean: β_t√ᾱ_{t-1}/(1−ᾱ_t). */
+  readonly posteriorMeanCoef1: Float64Array;
+  /** The x_t coefficient of the posterior mean: (1−ᾱ_{t-1})√(1−β_t)/(1−ᾱ_t). */
+  readonly posteriorMeanCoef2: Float64Array;
+
+  /**
+   * Use {@link createDiffusion} rather than this constructor.
+   * @param betas β for each kept step, in (0, 1].
+   * @param timestepMap the original timestep of each kept step.
+   * @param learnSigma whether the model outputs the variance interpolation too.
+   */
+  constructor(betas: Float64Array, timestepMap: Float64Array, learnSigma: boolean) {
+    if (betas.length === 0 || betas.length !== timestepMap.length) {
+      throw new Error(
+        `GaussianDiffusion: got ${betas.length} betas and ${timestepMap.length} timesteps; expected the same positive number`,
+      );
+    }
+    const n = betas.length;
+    this.numTimesteps = n;
+    this.learnSigma = learnSigma;
+    this.timestepMap = timestepMap;
+    this.betas = betas;
+    const ac = cumprod(betas.map((b) => 1 - b));
+    const acPrev = Float64Array.from({ length: n }, (_, i) => (i === 0 ? 1 : ac[i - 1]));
+    this.alphasCumprod = ac;
+    this.alphasCumprodPrev = acPrev;
+    this.alphasCumprodNext = Float64Array.from({ length: n }, (_, i) => (i === n - 1 ? 0 : ac[i + 1]));
+    this.sqrtAlphasCumprod = ac.map(Math.sqrt);
+    this.sqrtOneMinusAlphasCumprod = ac.map((a) => Math.sqrt(1 - a));
+    this.logOneMinusAlphasCumprod = ac.map((a) => Math.log(1 - a));
+    this.sqrtRecipAlphasCumprod = ac.map((a) => Math.sqrt(1 / a));
+    this.sqrtRecipm1AlphasCumprod = ac.map((a) => Math.sqrt(1 / a - 1));
+    this.posteriorVariance = betas.map((b, i) => b * (1 - acPrev[i]) / (1 - ac[i]));
+    this.posteriorLogVarianceClipped = n > 1
+      ? this.posteriorVariance.map((v, i) => Math.log(i === 0 ? this.posteriorVariance[1] : v))
+      : new Float64Array(0);
+    this.posteriorMeanCoef1 = betas.map((b, i) => b * Math.sqrt(acPrev[i]) / (1 - ac[i]));
+    this.posteriorMeanCoef2 = betas.map((b, i) => (1 - acPrev[i]) * Math.sqrt(1 - b) / (1 - ac[i]));
+  }
+
+  /**
+   * Samples the forward process q(x_t | x_0): `√ᾱ_t·x0 + √(1−ᾱ_t)·noise`.
+   *
+   * @param x0 clean samples, `[B, ...]`.
+   * @param t one index into this process per batch element.
+   * @param noise standard normal noise, the shape of `x0`.
+   * @throws on a shape mismatch or an index out of range.
+   *
+   * @example Noise a latent to the middle of the process
+   * ```ts
+   * import { createDiffusion, SeededRandom } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const diffusion = createDiffusion();
+   * const random = new SeededRandom(0);
+   * const x0 = random.randn([2, 4, 8, 8]);
+   * const xt = diffusion.qSample(x0, [0, 500], random.randn([2, 4, 8, 8]));
+   * assert.deepEqual(xt.shape, [2, 4, 8, 8]);
+   * ```
+   */
+  qSample(x0: Tensor, t: readonly number[], noise: Tensor): Tensor {
+    sameShape(x0, "qSample: x0", noise, "qSample: noise");
+    const B = x0.shape[0];
+    if (t.length !== B) {
+      throw new Error(`qSample: t has ${t.length} entries; expected one per batch element (${B})`);
+    }
+    t.forEach((ti, b) => this.#checkIndex(ti, `qSample: t[${b}]`));
+    const out = new Float32Array(x0.size);
+    const perSample = x0.size / B;
+    for (let b = 0; b < B; b++) {
+      const signal = f32(this.sqrtAlphasCumprod[t[b]]);
+      const noiseLevel = f32(this.sqrtOneMinusAlphasCumprod[t[b]]);
+      for (let i = b * perSample; i < (b + 1) * perSample; i++) {
+        out[i] = f32(signal * x0.data[i]) + f32(noiseLevel * noise.data[i]);
+      }
+    }
+    return new Tensor(out, x0.shape);
+  }
+
+  /**
+   * p(x_{t-1} | x_t) from the model's output, as the reference's
+   * `p_mean_variance` with `clip_denoised=False`: x̂0 from ε̂, the posterior
+   * mean from x̂0 and x_t, and (learnSigma) the learned-range variance
+   * `log Σ = (v+1)/2 · log β_t + (1 − (v+1)/2) · log β̃_t`.
+   *
+   * @param modelOutput `[B, 2C, ...]` (ε̂ then v) when learnSigma, else `[B, C, ...]` (ε̂).
+   * @param x x_t, `[B, C, ...]`.
+   * @param index the position in this (respaced) process, 0 … numTimesteps−1.
+   * @throws on a shape mismatch or an index out of range.
+   *
+   * @example With ε̂ = 0, x̂0 is x_t scaled up by 1/√ᾱ_t
+   * ```ts
+   * import { createDiffusion, Tensor } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const diffusion = createDiffusion({ respacing: "10" });
+   * const x = Tensor.from([1, 1], [1, 1, 1, 2]);
+   * const { predXstart } = diffusion.pMeanVariance(Tensor.zeros([1, 2, 1, 2]), x, 9);
+   * assert.ok(Math.abs(predXstart.data[0] - diffusion.sqrtRecipAlphasCumprod[9]) < 1e-4);
+   * ```
+   */
+  pMeanVariance(modelOutput: Tensor, x: Tensor, index: number): MeanVariance {
+    this.#checkIndex(index, "pMeanVariance: index");
+    const { eps, varianceValues } = this.#splitOutput(modelOutput, x, "pMeanVariance");
+    const predXstart = this.#predXstart(x, eps, index);
+    const coef1 = f32(this.posteriorMeanCoef1[index]), coef2 = f32(this.posteriorMeanCoef2[index]);
+    const mean = new Float32Array(x.size);
+    for (let i = 0; i < x.size; i++) mean[i] = f32(coef1 * predXstart[i]) + f32(coef2 * x.data[i]);
+
+    const logVariance = new Float32Array(x.size);
+    let variance: Float32Array;
+    if (varianceValues) {
+      if (this.numTimesteps < 2) {
+        throw new Error(
+          "pMeanVariance: a one-step process has no clipped posterior log-variance; expected numTimesteps >= 2 for the learned variance (use ddimStep)",
+        );
+      }
+      const minLog = f32(this.posteriorLogVarianceClipped[index]);
+      const maxLog = f32(Math.log(this.betas[index]));
+      for (let i = 0; i < x.size; i++) {
+        const frac = f32(f32(varianceValues[i] + 1) / 2); // v ∈ [-1, 1] → [0, 1]
+        logVariance[i] = f32(frac * maxLog) + f32(f32(1 - frac) * minLog);
+      }
+      variance = logVariance.map(Math.exp);
+    } else {
+      // The fixed "large" variance: β_t, but β̃_1 at the first step for a better decoder likelihood.
+      const fixed = index === 0 && this.numTimesteps > 1 ? this.posteriorVariance[1] : this.betas[index];
+      variance = new Float32Array(x.size).fill(fixed);
+      logVariance.fill(Math.log(fixed));
+    }
+    return {
+      mean: new Tensor(mean, x.shape),
+      variance: new Tensor(variance, x.shape),
+      logVariance: new Tensor(logVariance, x.shape),
+      predXstart: new Tensor(predXstart, x.shape),
+    };
+  }
+
+  /**
+   * One DDPM ancestral step (the reference's `p_sample`, the paper's sampler):
+   * `x_{t-1} = μ + exp(½·log Σ)·noise`, with no noise added at index 0.
+   *
+   * @param modelOutput as for {@link GaussianDiffusion.pMeanVariance}.
+   * @param x x_t.
+   * @param index the position in this (respaced) process.
+   * @param noise standard normal noise the shape of x; may be omitted at index 0.
+   * @throws on a shape mismatch, an index out of range, or missing noise.
+   *
+   * @example
+   * ```ts
+   * import { createDiffusion, SeededRandom } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const diffusion = createDiffusion({ respacing: "10" });
+   * const random = new SeededRandom(0);
+   * const x = random.randn([1, 4, 8, 8]);
+   * const modelOutput = random.randn([1, 8, 8, 8]); // stand-in for the DiT's [ε̂ | v]
+   * const { sample } = diffusion.pSample(modelOutput, x, 9, random.randn([1, 4, 8, 8]));
+   * assert.deepEqual(sample.shape, x.shape);
+   * ```
+   */
+  pSample(modelOutput: Tensor, x: Tensor, index: number, noise?: Tensor): StepResult {
+    const { mean, logVariance, predXstart } = this.pMeanVariance(modelOutput, x, index);
+    if (index === 0) return { sample: mean, predXstart };
+    const z = this.#requireNoise(noise, x, "pSample");
+    const sample = new Float32Array(x.size);
+    for (let i = 0; i < x.size; i++) {
+      sample[i] = mean.data[i] + f32(f32(Math.exp(f32(0.5 * logVariance.data[i]))) * z.data[i]);
+    }
+    return { sample: new Tensor(sample, x.shape), predXstart };
+  }
+
+  /**
+   * One DDIM step (the reference's `ddim_sample`, DDIM paper eq. 12): re-derive
+   * ε̂ from x̂0, then `x_{t-1} = √ᾱ_{t-1}·x̂0 + √(1−ᾱ_{t-1}−σ²)·ε̂ + σ·noise` with
+   * `σ = eta·√((1−ᾱ_{t-1})/(1−ᾱ_t))·√(1−ᾱ_t/ᾱ_{t-1})`. eta = 0 is deterministic.
+   *
+   * @param modelOutput `[B, 2C, ...]` or `[B, C, ...]`; only ε̂ is used.
+   * @param x x_t.
+   * @param index the position in this (respaced) process.
+   * @param eta 0 for deterministic DDIM, 1 for DDPM-like noise.
+   * @param noise standard normal noise the shape of x; needed when eta > 0 and index > 0.
+   * @throws on a shape mismatch, an index out of range, a negative eta, or missing noise.
+   *
+   * @example Deterministic DDIM over 25 steps
+   * ```ts
+   * import { createDiffusion, SeededRandom } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const diffusion = createDiffusion({ respacing: "ddim25" });
+   * const x = new SeededRandom(0).randn([1, 4, 8, 8]);
+   * const modelOutput = new SeededRandom(1).randn([1, 8, 8, 8]);
+   * const { sample } = diffusion.ddimStep(modelOutput, x, 24);
+   * assert.deepEqual(sample.shape, x.shape);
+   * ```
+   */
+  ddimStep(modelOutput: Tensor, x: Tensor, index: number, eta = 0, noise?: Tensor): StepResult {
+    this.#checkIndex(index, "ddimStep: index");
+    if (!(eta >= 0)) throw new Error(`ddimStep: eta is ${eta}; expected a number >= 0`);
+    const { eps } = this.#splitOutput(modelOutput, x, "ddimStep");
+    const predXstart = this.#predXstart(x, eps, index);
+    const recip = f32(this.sqrtRecipAlphasCumprod[index]), recipm1 = f32(this.sqrtRecipm1AlphasCumprod[index]);
+    const alphaBar = f32(this.alphasCumprod[index]), alphaBarPrev = f32(this.alphasCumprodPrev[index]);
+    const sigma = f32(
+      f32(f32(eta) * f32(Math.sqrt(f32(f32(1 - alphaBarPrev) / f32(1 - alphaBar))))) *
+        f32(Math.sqrt(f32(1 - f32(alphaBar / alphaBarPrev)))),
+    );
+    const z = sigma > 0 && index > 0 ? this.#requireNoise(noise, x, "ddimStep (eta > 0)") : null;
+    const sqrtAlphaBarPrev = f32(Math.sqrt(alphaBarPrev));
+    const epsCoef = f32(Math.sqrt(f32(f32(1 - alphaBarPrev) - f32(sigma * sigma))));
+    const sample = new Float32Array(x.size);
+    for (let i = 0; i < x.size; i++) {
+      const epsRederived = f32(f32(f32(recip * x.data[i]) - predXstart[i]) / recipm1);
+      const meanPred = f32(predXstart[i] * sqrtAlphaBarPrev) + f32(epsCoef * epsRederived);
+      sample[i] = z ? meanPred + f32(sigma * z.data[i]) : meanPred;
+    }
+    return { sample: new Tensor(sample, x.shape), predXstart: new Tensor(predXstart, x.shape) };
+  }
+
+  /** x̂0 = √(1/ᾱ_t)·x_t − √(1/ᾱ_t − 1)·ε̂, unclipped. */
+  #predXstart(x: Tensor, eps: Float32Array, index: number): Float32Array {
+    const recip = f32(this.sqrtRecipAlphasCumprod[index]), recipm1 = f32(this.sqrtRecipm1AlphasCumprod[index]);
+    const out = new Float32Array(x.size);
+    for (let i = 0; i < x.size; i++) out[i] = f32(recip * x.data[i]) - f32(recipm1 * eps[i]);
+    return out;
+  }
+
+  /** Splits the model output's channels into ε̂ and (learnSigma) the variance values v. */
+  #splitOutput(
+    modelOutput: Tensor,
+    x: Tensor,
+    method: string,
+  ): { eps: Float32Array; varianceValues: Float32Array | null } {
+    const [B, C, ...rest] = x.shape;
+    const outChannels = this.learnSigma ? 2 * C : C;
+    const expected = [B, outChannels, ...rest];
+    if (
+      modelOutput.shape.length !== expected.length || modelOutput.shape.some((n, i) => n !== expected[i])
+    ) {
+      throw new Error(
+        `${method}: modelOutput: expected shape [${expected}] (${
+          this.learnSigma ? "ε̂ and v: twice the channels of x" : "ε̂: the shape of x"
+        }), got [${modelOutput.shape}]`,
+      );
+    }
+    if (!this.learnSigma) return { eps: modelOutput.data, varianceValues: null };
+    const block = x.size / B; // C·H·W numbers per sample and per half
+    const eps = new Float32Array(x.size), varianceValues = new Float32Array(x.size);
+    for (let b = 0; b < B; b++) {
+      eps.set(modelOutput.data.subarray(2 * b * block, (2 * b + 1) * block), b * block);
+      varianceValues.set(modelOutput.data.subarray((2 * b + 1) * block, (2 * b + 2) * block), b * block);
+    }
+    return { eps, varianceValues };
+  }
+
+  #requireNoise(noise: Tensor | undefined, x: Tensor, method: string): Tensor {
+    if (!noise) throw new Error(`${method}: noise is missing; expected a standard normal tensor [${x.shape}]`);
+    sameShape(x, `${method}: x`, noise, `${method}: noise`);
+    return noise;
+  }
+
+  #checkIndex(index: number, name: string): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.numTimesteps) {
+      throw new Error(`${name} is ${index}; expected an integer in [0, ${this.numTimesteps})`);
+    }
+  }
+}

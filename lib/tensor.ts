@@ -1,0 +1,189 @@
+/**
+ * A minimal float32 tensor: a flat row-major `Float32Array` plus a shape.
+ *
+ * Everything in this toolkit passes `Tensor`s around, so a learner can look at
+ * any intermediate with `.shape` and `.data`. It deliberately has no math
+ * methods: each concept module writes its own loop, in the open.
+ *
+ * @module
+ */
+
+/**
+ * A row-major float32 tensor.
+ *
+ * @example Build one, read its shape and an element
+ * ```ts
+ * import { Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const x = new Tensor(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+ * assert.deepEqual(x.shape, [2, 3]);
+ * assert.equal(x.at(1, 2), 6); // row 1, column 2
+ * ```
+ */
+export class Tensor {
+  /** The elements in row-major (C) order: the last index varies fastest. */
+  readonly data: Float32Array;
+  /** The size of each dimension. */
+  readonly shape: readonly number[];
+
+  /**
+   * Wraps `data` (no copy) as a tensor of `shape`.
+   * @throws if a dimension is not a non-negative integer or the sizes disagree.
+   */
+  constructor(data: Float32Array, shape: readonly number[]) {
+    for (const [axis, n] of shape.entries()) {
+      if (!Number.isInteger(n) || n < 0) {
+        throw new Error(
+          `Tensor: shape[${axis}] is ${n}; expected a non-negative integer (shape [${shape}])`,
+        );
+      }
+    }
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size !== data.length) {
+      throw new Error(
+        `Tensor: shape [${shape}] holds ${size} elements but data has ${data.length}; expected them to match`,
+      );
+    }
+    this.data = data;
+    this.shape = Object.freeze([...shape]);
+  }
+
+  /**
+   * A tensor of zeros.
+   *
+   * @example
+   * ```ts
+   * import { Tensor } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+ * assert.deepEqual([...Tensor.zeros([2, 2]).data], [0, 0, 0, 0]);
+   * ```
+   */
+  static zeros(shape: readonly number[]): Tensor {
+    return new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+  }
+
+  /**
+   * A tensor from plain numbers (rounded to float32), e.g. typed in a notebook.
+   *
+   * @example
+   * ```ts
+   * import { Tensor } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const t = Tensor.from([0.1, 1.5], [1, 2]);
+   * assert.equal(t.at(0, 0), Math.fround(0.1)); // stored as float32
+   * ```
+   */
+  static from(values: ArrayLike<number>, shape: readonly number[]): Tensor {
+    return new Tensor(Float32Array.from(values), shape);
+  }
+
+  /** The number of elements. */
+  get size(): number {
+    return this.data.length;
+  }
+
+  /**
+   * The element at a full index, one integer per dimension.
+   * @throws if the index has the wrong length or is out of range.
+   */
+  at(...index: number[]): number {
+    if (index.length !== this.shape.length) {
+      throw new Error(
+        `Tensor.at: got ${index.length} indices for shape [${this.shape}]; expected ${this.shape.length}`,
+      );
+    }
+    let offset = 0;
+    for (const [axis, i] of index.entries()) {
+      const n = this.shape[axis];
+      if (!Number.isInteger(i) || i < 0 || i >= n) {
+        throw new Error(`Tensor.at: index[${axis}] is ${i}; expected an integer in [0, ${n})`);
+      }
+      offset = offset * n + i;
+    }
+    return this.data[offset];
+  }
+
+  /**
+   * The same data seen with another shape of the same size (no copy).
+   *
+   * @example
+   * ```ts
+   * import { Tensor } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+ * assert.deepEqual(Tensor.zeros([2, 3]).reshape([3, 2]).shape, [3, 2]);
+   * ```
+   */
+  reshape(shape: readonly number[]): Tensor {
+    return new Tensor(this.data, shape);
+  }
+
+  /** A one-line summary for `console.log` and notebooks: shape, mean, std, range. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return `Tensor [${this.shape}] ${summarize(this.data)}`;
+  }
+}
+
+function summarize(data: Float32Array): string {
+  if (data.length === 0) return "(empty)";
+  let sum = 0, sumSq = 0, min = Infinity, max = -Infinity;
+  for (const v of data) {
+    sum += v;
+    sumSq += v * v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const mean = sum / data.length;
+  const std = Math.sqrt(Math.max(0, sumSq / data.length - mean * mean));
+  const f = (v: number) => v.toPrecision(4);
+  return `mean ${f(mean)} std ${f(std)} min ${f(min)} max ${f(max)}`;
+}
+
+/**
+ * Checks that `tensor` has `rank` dimensions and returns them, so callers can
+ * destructure: `const [B, C, H, W] = dims(x, 4, "x", "[B, C, H, W]")`.
+ *
+ * @param name the argument's name, used in the error message.
+ * @param layout how the dimensions are read, e.g. `"[B, T, D]"`.
+ * @throws an `Error` naming the argument, the expected layout and the shape found.
+ *
+ * @example
+ * ```ts
+ * import { dims, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const [B, T, D] = dims(Tensor.zeros([2, 4, 8]), 3, "x", "[B, T, D]");
+ * assert.deepEqual([B, T, D], [2, 4, 8]);
+ * assert.throws(() => dims(Tensor.zeros([2, 4]), 3, "x", "[B, T, D]"), /x: expected shape \[B, T, D\]/);
+ * ```
+ */
+export function dims(
+  tensor: Tensor,
+  rank: number,
+  name: string,
+  layout: string,
+): number[] {
+  if (!(tensor instanceof Tensor)) {
+    throw new Error(`${name}: expected a Tensor ${layout}, got ${typeof tensor}`);
+  }
+  if (tensor.shape.length !== rank) {
+    throw new Error(`${name}: expected shape ${layout}, got [${tensor.shape}]`);
+  }
+  return [...tensor.shape];
+}
+
+/**
+ * Checks that two tensors have the same shape.
+ * @throws an `Error` naming both arguments and their shapes.
+ *
+ * @example
+ * ```ts
+ * import { sameShape, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * sameShape(Tensor.zeros([2, 3]), "x", Tensor.zeros([2, 3]), "noise"); // passes
+ * assert.throws(() => sameShape(Tensor.zeros([2, 3]), "x", Tensor.zeros([3, 2]), "noise"), /noise/);
+ * ```
+ */
+export function sameShape(a: Tensor, aName: string, b: Tensor, bName: string): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((n, i) => n !== b.shape[i])) {
+    throw new Error(`${bName}: expected the shape of ${aName} [${a.shape}], got [${b.shape}]`);
+  }
+}

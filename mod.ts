@@ -1,0 +1,31 @@
+/**
+ * The DiT toolkit: the concepts of "Scalable Diffusion Models with
+ * Transformers" (Peebles & Xie, 2023) as small functions you can call and look
+ * inside, numerically the reference implementation's (facebookresearch/DiT).
+ *
+ * ```ts
+ * import { createDiffusion, patchify, SeededRandom } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const noise = new SeededRandom(0).randn([1, 4, 16, 16]); // torch.manual_seed(0); torch.randn(...)
+ * assert.deepEqual(patchify(noise, 2).shape, [1, 64, 16]); // 64 tokens of 2·2·4
+ * assert.equal(createDiffusion({ respacing: "50" }).numTimesteps, 50);
+ * ```
+ *
+ * @module
+ */
+export { dims, sameShape, Tensor } from "./lib/tensor.ts";
+export { SeededRandom } from "./lib/random.ts";
+export { patchify, unpatchify } from "./lib/patchify.ts";
+export { sincosPosEmbed1d, sincosPosEmbed2d } from "./lib/positional.ts";
+export { timestepEmbedding } from "./lib/timestep.ts";
+export { gatedResidual, layerNorm, modulate } from "./lib/adaln.ts";
+export { betaSchedule, type ScheduleName, spaceTimesteps } from "./lib/schedule.ts";
+export {
+  createDiffusion,
+  type DiffusionOptions,
+  GaussianDiffusion,
+  type MeanVariance,
+  type StepResult,
+} from "./lib/diffusion.ts";
+export { classifierFreeGuidance } from "./lib/guidance.ts";
+export { fromOrtTensor, ort, toOrtTensor } from "./lib/model/onnx.ts";
