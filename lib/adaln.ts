@@ -18,8 +18,8 @@
  * @module
  */
 import { dims, Tensor } from "./tensor.ts";
+import { f32 } from "./float32.ts";
 
-const f32 = Math.fround;
 
 /**
  * LayerNorm over the last dimension without affine parameters:

@@ -14,8 +14,8 @@
  */
 import { betaSchedule, type ScheduleName, spaceTimesteps } from "./schedule.ts";
 import { sameShape, Tensor } from "./tensor.ts";
+import { expf, f32 } from "./float32.ts";
 
-const f32 = Math.fround;
 
 /** Options of {@link createDiffusion}, named after the reference's `create_diffusion`. */
 export interface DiffusionOptions {
@@ -254,7 +254,7 @@ export class GaussianDiffusion {
         const frac = f32(f32(varianceValues[i] + 1) / 2); // v ∈ [-1, 1] → [0, 1]
         logVariance[i] = f32(frac * maxLog) + f32(f32(1 - frac) * minLog);
       }
-      variance = logVariance.map(Math.exp);
+      variance = logVariance.map(expf);
     } else {
       // The fixed "large" variance: β_t, but β̃_1 at the first step for a better decoder likelihood.
       const fixed = index === 0 && this.numTimesteps > 1 ? this.posteriorVariance[1] : this.betas[index];
@@ -297,7 +297,7 @@ export class GaussianDiffusion {
     const z = this.#requireNoise(noise, x, "pSample");
     const sample = new Float32Array(x.size);
     for (let i = 0; i < x.size; i++) {
-      sample[i] = mean.data[i] + f32(f32(Math.exp(f32(0.5 * logVariance.data[i]))) * z.data[i]);
+      sample[i] = mean.data[i] + f32(expf(f32(0.5 * logVariance.data[i])) * z.data[i]);
     }
     return { sample: new Tensor(sample, x.shape), predXstart };
   }

@@ -10,8 +10,8 @@
  * @module
  */
 import { sameShape, Tensor } from "./tensor.ts";
+import { f32 } from "./float32.ts";
 
-const f32 = Math.fround;
 
 /**
  * `uncond + scale · (cond − uncond)`, elementwise in float32 as the reference's

@@ -80,14 +80,14 @@ export function unpatchify(
       } features; got ${D}`,
     );
   }
-  const gridW = gridWidth ?? Math.round(Math.sqrt(T));
+  const side = Math.round(Math.sqrt(T));
+  if (gridWidth === undefined && side * side !== T) {
+    throw new Error(`unpatchify: T=${T} tokens is not a square grid; expected a square number or pass gridWidth`);
+  }
+  const gridW = gridWidth ?? side;
   const gridH = T / gridW;
   if (!Number.isInteger(gridW) || gridW <= 0 || !Number.isInteger(gridH)) {
-    throw new Error(
-      gridWidth === undefined
-        ? `unpatchify: T=${T} tokens is not a square grid; expected a square number or pass gridWidth`
-        : `unpatchify: gridWidth is ${gridWidth}; expected a positive divisor of T=${T}`,
-    );
+    throw new Error(`unpatchify: gridWidth is ${gridWidth}; expected a positive divisor of T=${T}`);
   }
   const C = channels, H = gridH * p, W = gridW * p;
   const order = patchOrder(B, C, H, W, p);

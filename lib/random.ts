@@ -14,8 +14,8 @@
  * @module
  */
 import { Tensor } from "./tensor.ts";
+import { f32 } from "./float32.ts";
 
-const f32 = Math.fround;
 
 /**
  * A stateful random source: each call continues where the last one ended,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { roundHalfEven } from "./float32.ts"; // Python 3's round() also rounds halves to even
 
 /** The names of the reference's beta schedules. */
 export type ScheduleName = "linear" | "squaredcos_cap_v2";
@@ -139,12 +140,4 @@ function parseCount(value: number | string, sections: string): number {
     );
   }
   return n;
-}
-
-/** Python 3's `round`: halves go to the even neighbour. */
-function roundHalfEven(x: number): number {
-  const floor = Math.floor(x);
-  const diff = x - floor;
-  if (diff !== 0.5) return diff < 0.5 ? floor : floor + 1;
-  return floor % 2 === 0 ? floor : floor + 1;
 }

@@ -7,15 +7,15 @@
  * through an MLP (Linear → SiLU → Linear) to the hidden size.
  *
  * Every step is rounded to float32 where the reference's torch code rounds,
- * so the numbers agree with it to the last bit (up to the last-bit rounding of
- * torch's own exp/cos/sin). That matters: t·f_k reaches ~1000 radians, where one
- * float32 rounding of the angle moves cos by ~3e-5.
+ * and the frequencies use torch's own float32 `exp` ({@link expf}). That
+ * matters: t·f_k reaches ~1000 radians, where one float32 ulp of the angle
+ * moves cos by ~3e-5. (cos and sin themselves may differ from torch's in the
+ * last bit.)
  *
  * @module
  */
+import { expf, f32 } from "./float32.ts";
 import { Tensor } from "./tensor.ts";
-
-const f32 = Math.fround;
 
 /**
  * Sinusoidal embeddings of timesteps: `[N]` → `[N, dim]`, laid out as
@@ -25,7 +25,7 @@ const f32 = Math.fround;
  * @param t one timestep per batch element; fractional values are allowed.
  * @param dim the embedding size (DiT uses 256, its `frequency_embedding_size`).
  * @param maxPeriod sets the lowest frequency, 1/maxPeriod.
- * @throws if `dim` is not a positive integer, `maxPeriod` is not positive, or a t is not finite.
+ * @throws if `dim` is not an integer ≥ 2, `maxPeriod` is not positive, or a t is not finite.
  *
  * @example t = 0 gives cosines 1 and sines 0
  * ```ts
@@ -43,8 +43,9 @@ export function timestepEmbedding(
   dim: number,
   maxPeriod = 10000,
 ): Tensor {
-  if (!Number.isInteger(dim) || dim <= 0) {
-    throw new Error(`timestepEmbedding: dim is ${dim}; expected a positive integer`);
+  if (!Number.isInteger(dim) || dim < 2) {
+    // (the reference returns an empty [N, 0] embedding for dim 1)
+    throw new Error(`timestepEmbedding: dim is ${dim}; expected an integer >= 2`);
   }
   if (!(maxPeriod > 0) || !Number.isFinite(maxPeriod)) {
     throw new Error(`timestepEmbedding: maxPeriod is ${maxPeriod}; expected a positive number`);
@@ -54,7 +55,7 @@ export function timestepEmbedding(
   const negLogPeriod = f32(-Math.log(maxPeriod));
   const freqs = Float32Array.from(
     { length: half },
-    (_, k) => Math.exp(f32(f32(negLogPeriod * k) / half)),
+    (_, k) => expf(f32(f32(negLogPeriod * k) / half)),
   );
   const out = new Float32Array(t.length * dim); // an odd dim's last column stays 0
   for (let n = 0; n < t.length; n++) {

@@ -1,0 +1,27 @@
+/**
+ * The reference numbers in `fixtures/reference.json`, made by
+ * `reference/dit_reference.py` (PyTorch/numpy, the reference's arithmetic).
+ *
+ * @module
+ */
+import { Tensor } from "../lib/tensor.ts";
+
+/** A float32 tensor as the fixture file stores it. */
+export interface Packed {
+  shape: number[];
+  data: number[];
+}
+
+/** Float32 results compared at this tolerance: a few float32 ulps, far below the 1e-5 we promise. */
+export const FLOAT32 = { rtol: 1e-6, atol: 1e-7 };
+
+/** The parsed fixture file. Its fields are typed loosely; each test knows its own part. */
+// deno-lint-ignore no-explicit-any
+export const reference: Record<string, any> = JSON.parse(
+  Deno.readTextFileSync(new URL("./fixtures/reference.json", import.meta.url)),
+);
+
+/** A stored tensor as a {@link Tensor}. */
+export function tensor(packed: Packed): Tensor {
+  return Tensor.from(packed.data, packed.shape);
+}

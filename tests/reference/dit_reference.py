@@ -1,0 +1,277 @@
+"""Reference numbers for the toolkit's tests, computed the way facebookresearch/DiT computes them.
+
+Our own restatement of the reference's arithmetic (models.py, diffusion/*.py) in PyTorch and numpy:
+the same operations, dtypes and order, so float32 rounding happens where it happens there. Inputs are
+drawn from a fixed numpy seed. Prints JSON; `deno task fixtures` stores it in tests/fixtures/reference.json
+and tests/reference_test.ts checks the stored file against a fresh run when PyTorch is installed.
+
+Run with a python3 that has torch (Debian: apt-get install -y python3-torch libopenblas0-pthread).
+"""
+import json
+import math
+
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+rng = np.random.RandomState(1234)
+
+
+def randn(*shape):
+    return torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
+
+
+def uniform(low, high, *shape):
+    return torch.from_numpy(rng.uniform(low, high, shape).astype(np.float32))
+
+
+def packed(t):
+    """A float32 tensor as {shape, data}, each value in the shortest decimal that reads back as the same float32."""
+    a = t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t, dtype=np.float32)
+    return {"shape": list(a.shape), "data": [float(repr(v)) for v in a.reshape(-1)]}
+
+
+# ---- patchify (models.py: unpatchify's einsum, and its inverse) ----------------------------------------
+def unpatchify(tokens, p, c):
+    n, t, _ = tokens.shape
+    side = int(round(t ** 0.5))
+    x = tokens.reshape(n, side, side, p, p, c)
+    x = torch.einsum("nhwpqc->nchpwq", x)
+    return x.reshape(n, c, side * p, side * p)
+
+
+def patchify(images, p):
+    n, c, h, w = images.shape
+    x = images.reshape(n, c, h // p, p, w // p, p)
+    x = torch.einsum("nchpwq->nhwpqc", x)
+    return x.reshape(n, (h // p) * (w // p), p * p * c)
+
+
+# ---- positional embedding (numpy, float64, as MAE/DiT) ---------------------------------------------------
+def sincos_1d(dim, positions):
+    omega = np.arange(dim // 2, dtype=np.float64)
+    omega /= dim / 2.0
+    omega = 1.0 / 10000 ** omega
+    angles = np.einsum("m,d->md", positions.reshape(-1), omega)
+    return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+
+def sincos_2d(dim, grid_size):
+    coords = np.arange(grid_size, dtype=np.float32)
+    grid = np.stack(np.meshgrid(coords, coords), axis=0)  # grid[0]: column index, grid[1]: row index
+    grid = grid.reshape([2, 1, grid_size, grid_size])
+    first = sincos_1d(dim // 2, grid[0])
+    second = sincos_1d(dim // 2, grid[1])
+    return torch.from_numpy(np.concatenate([first, second], axis=1)).float()  # the model's float32 buffer
+
+
+# ---- timestep embedding (float32 torch, as TimestepEmbedder.timestep_embedding) ---------------------------
+def timestep_embedding(t, dim, max_period=10000):
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(start=0, end=half, dtype=torch.float32) / half)
+    args = t[:, None].float() * freqs[None]
+    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+    if dim % 2:
+        emb = torch.cat([emb, torch.zeros_like(emb[:, :1])], dim=-1)
+    return emb
+
+
+# ---- schedules and respacing (numpy float64) ---------------------------------------------------------------
+def beta_schedule(name, n):
+    if name == "linear":
+        scale = 1000 / n
+        return np.linspace(scale * 0.0001, scale * 0.02, n, dtype=np.float64)
+    alpha_bar = lambda s: math.cos((s + 0.008) / 1.008 * math.pi / 2) ** 2
+    return np.array([min(1 - alpha_bar((i + 1) / n) / alpha_bar(i / n), 0.999) for i in range(n)])
+
+
+def space_timesteps(n, sections):
+    if isinstance(sections, str):
+        if sections.startswith("ddim"):
+            want = int(sections[4:])
+            for stride in range(1, n):
+                if len(range(0, n, stride)) == want:
+                    return sorted(range(0, n, stride))
+            raise ValueError("no stride")
+        sections = [int(s) for s in sections.split(",")]
+    per, extra = divmod(n, len(sections))
+    start, kept = 0, []
+    for i, count in enumerate(sections):
+        size = per + (1 if i < extra else 0)
+        if size < count:
+            raise ValueError("section too small")
+        stride = 1 if count <= 1 else (size - 1) / (count - 1)
+        pos = 0.0
+        for _ in range(count):
+            kept.append(start + round(pos))
+            pos += stride
+        start += size
+    return sorted(set(kept))
+
+
+class Diffusion:
+    """The tables of SpacedDiffusion/GaussianDiffusion (float64) and their float32 uses."""
+
+    def __init__(self, respacing, schedule="linear", n=1000, learn_sigma=True):
+        base = beta_schedule(schedule, n)
+        kept = space_timesteps(n, respacing if respacing != "" else [n])
+        base_ac = np.cumprod(1.0 - base)
+        last, betas = 1.0, []
+        for i in kept:
+            betas.append(1 - base_ac[i] / last)
+            last = base_ac[i]
+        b = np.array(betas, dtype=np.float64)
+        self.learn_sigma = learn_sigma
+        self.timestep_map = kept
+        self.betas = b
+        self.ac = np.cumprod(1.0 - b)
+        self.ac_prev = np.append(1.0, self.ac[:-1])
+        self.sqrt_ac = np.sqrt(self.ac)
+        self.sqrt_1m_ac = np.sqrt(1.0 - self.ac)
+        self.sqrt_recip_ac = np.sqrt(1.0 / self.ac)
+        self.sqrt_recipm1_ac = np.sqrt(1.0 / self.ac - 1)
+        self.post_var = b * (1.0 - self.ac_prev) / (1.0 - self.ac)
+        self.post_logvar = np.log(np.append(self.post_var[1], self.post_var[1:])) if len(b) > 1 else np.array([])
+        self.coef1 = b * np.sqrt(self.ac_prev) / (1.0 - self.ac)
+        self.coef2 = (1.0 - self.ac_prev) * np.sqrt(1.0 - b) / (1.0 - self.ac)
+
+    def tables(self):
+        return {
+            "timestepMap": [float(v) for v in self.timestep_map],
+            "betas": self.betas.tolist(),
+            "alphasCumprod": self.ac.tolist(),
+            "alphasCumprodPrev": self.ac_prev.tolist(),
+            "posteriorVariance": self.post_var.tolist(),
+            "posteriorLogVarianceClipped": self.post_logvar.tolist(),
+            "posteriorMeanCoef1": self.coef1.tolist(),
+            "posteriorMeanCoef2": self.coef2.tolist(),
+        }
+
+    @staticmethod
+    def at(table, t, like):
+        """A float64 table read at per-sample indices, cast to float32 and broadcast like `like`."""
+        v = torch.from_numpy(np.asarray(table))[t].float()
+        return v.reshape(-1, *([1] * (like.dim() - 1))) + torch.zeros_like(like)
+
+    def q_sample(self, x0, t, noise):
+        return self.at(self.sqrt_ac, t, x0) * x0 + self.at(self.sqrt_1m_ac, t, x0) * noise
+
+    def p_mean_variance(self, out, x, t):
+        c = x.shape[1]
+        if self.learn_sigma:
+            eps, v = torch.split(out, c, dim=1)
+            lo = self.at(self.post_logvar, t, x)
+            hi = self.at(np.log(self.betas), t, x)
+            frac = (v + 1) / 2
+            logvar = frac * hi + (1 - frac) * lo
+            var = torch.exp(logvar)
+        else:
+            eps = out
+            fixed = np.append(self.post_var[1], self.betas[1:])
+            var = self.at(fixed, t, x)
+            logvar = self.at(np.log(fixed), t, x)
+        x0 = self.at(self.sqrt_recip_ac, t, x) * x - self.at(self.sqrt_recipm1_ac, t, x) * eps
+        mean = self.at(self.coef1, t, x) * x0 + self.at(self.coef2, t, x) * x
+        return {"mean": mean, "variance": var, "logVariance": logvar, "predXstart": x0}
+
+    def p_sample(self, out, x, t, noise):
+        r = self.p_mean_variance(out, x, t)
+        mask = (t != 0).float().view(-1, *([1] * (x.dim() - 1)))
+        return {"sample": r["mean"] + mask * torch.exp(0.5 * r["logVariance"]) * noise, "predXstart": r["predXstart"]}
+
+    def ddim_sample(self, out, x, t, eta, noise):
+        x0 = self.p_mean_variance(out, x, t)["predXstart"]
+        eps = (self.at(self.sqrt_recip_ac, t, x) * x - x0) / self.at(self.sqrt_recipm1_ac, t, x)
+        ab = self.at(self.ac, t, x)
+        ab_prev = self.at(self.ac_prev, t, x)
+        sigma = eta * torch.sqrt((1 - ab_prev) / (1 - ab)) * torch.sqrt(1 - ab / ab_prev)
+        mean = x0 * torch.sqrt(ab_prev) + torch.sqrt(1 - ab_prev - sigma ** 2) * eps
+        mask = (t != 0).float().view(-1, *([1] * (x.dim() - 1)))
+        return {"sample": mean + mask * sigma * noise, "predXstart": x0}
+
+
+def main():
+    out = {"torch": torch.__version__, "numpy": np.__version__}
+
+    out["patchify"] = []
+    for n, c, side, p in [(2, 3, 4, 2), (1, 4, 2, 4), (3, 8, 3, 1)]:
+        tokens = randn(n, side * side, p * p * c)
+        images = unpatchify(tokens, p, c)
+        assert torch.equal(patchify(images, p), tokens)
+        out["patchify"].append({"p": p, "channels": c, "tokens": packed(tokens), "images": packed(images)})
+
+    out["sincosPosEmbed2d"] = [
+        {"embedDim": d, "gridSize": g, "table": packed(sincos_2d(d, g))} for d, g in [(16, 4), (64, 8), (8, 1), (32, 5)]
+    ]
+
+    ts = torch.tensor([0.0, 1.0, 10.5, 250.0, 999.0, 999.99, 0.001])
+    out["timestepEmbedding"] = [
+        {"t": ts.tolist(), "dim": d, "maxPeriod": mp, "embedding": packed(timestep_embedding(ts, d, mp))}
+        for d, mp in [(256, 10000), (7, 10000), (32, 1000), (2, 10000)]
+    ]
+
+    x, shift, scale = randn(2, 5, 24) * 3 + 1, randn(2, 24), randn(2, 24)
+    gate, branch = randn(2, 24), randn(2, 5, 24)
+    out["adaln"] = {
+        "x": packed(x), "shift": packed(shift), "scale": packed(scale), "gate": packed(gate), "y": packed(branch),
+        "layerNorm": packed(torch.nn.functional.layer_norm(x, (24,), eps=1e-6)),
+        "modulate": packed(x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)),
+        "gatedResidual": packed(x + gate.unsqueeze(1) * branch),
+    }
+
+    out["betaSchedule"] = [
+        {"name": name, "numTimesteps": n, "betas": beta_schedule(name, n).tolist()}
+        for name, n in [("linear", 1000), ("linear", 250), ("linear", 1), ("squaredcos_cap_v2", 1000), ("squaredcos_cap_v2", 37)]
+    ]
+
+    out["spaceTimesteps"] = []
+    for n, sections in [(1000, "250"), (1000, "ddim50"), (1000, "ddim25"), (1000, [10, 15, 20]), (300, "10,15,20"),
+                        (1000, "1"), (1000, "7"), (100, "3"), (10, "4,3"), (1000, "ddim333"), (10, "11"), (1000, "ddim1"),
+                        (7, [2, 2, 2]), (1000, "999")]:
+        try:
+            out["spaceTimesteps"].append({"numTimesteps": n, "sections": sections, "steps": space_timesteps(n, sections)})
+        except ValueError:
+            out["spaceTimesteps"].append({"numTimesteps": n, "sections": sections, "error": True})
+
+    out["diffusion"] = []
+    for respacing, schedule in [("", "linear"), ("50", "linear"), ("ddim25", "linear"), ("100", "squaredcos_cap_v2"), ("2", "linear")]:
+        out["diffusion"].append({"respacing": respacing, "schedule": schedule, "tables": Diffusion(respacing, schedule).tables()})
+
+    steps = []
+    for respacing, learn_sigma, indices in [("", True, [999, 500, 1, 0]), ("50", True, [49, 24, 1, 0]), ("ddim25", True, [24, 12, 0]),
+                                            ("250", False, [249, 3, 0])]:
+        d = Diffusion(respacing, "linear", 1000, learn_sigma)
+        for index in indices:
+            x = randn(2, 4, 2, 2)
+            model_out = torch.cat([randn(2, 4, 2, 2), uniform(-1, 1, 2, 4, 2, 2)], dim=1) if learn_sigma else randn(2, 4, 2, 2)
+            noise = randn(2, 4, 2, 2)
+            t = torch.tensor([index, index])
+            case = {"respacing": respacing, "learnSigma": learn_sigma, "index": index,
+                    "x": packed(x), "modelOutput": packed(model_out), "noise": packed(noise)}
+            case["pMeanVariance"] = {k: packed(v) for k, v in d.p_mean_variance(model_out, x, t).items()}
+            case["pSample"] = {k: packed(v) for k, v in d.p_sample(model_out, x, t, noise).items()}
+            case["ddim"] = [{"eta": eta, **{k: packed(v) for k, v in d.ddim_sample(model_out, x, t, eta, noise).items()}}
+                            for eta in (0.0, 0.5, 1.0)]
+            steps.append(case)
+    out["steps"] = steps
+
+    x0, noise = randn(3, 4, 4, 4), randn(3, 4, 4, 4)
+    d = Diffusion("")
+    t = torch.tensor([0, 421, 999])
+    out["qSample"] = {"t": t.tolist(), "x0": packed(x0), "noise": packed(noise), "xt": packed(d.q_sample(x0, t, noise))}
+
+    cond, uncond = randn(2, 4, 4, 4), randn(2, 4, 4, 4)
+    out["cfg"] = [{"scale": s, "cond": packed(cond), "uncond": packed(uncond), "guided": packed(uncond + s * (cond - uncond))}
+                  for s in (4.0, 1.5, 0.0)]
+
+    out["randn"] = []
+    for seed, shapes in [(0, [[20], [3], [3]]), (0, [[1, 4, 8, 8]]), (42, [[1], [17], [5], [2, 4, 4, 4]]),
+                         (2 ** 32 - 1, [[33]]), (7, [[16], [15]])]:
+        torch.manual_seed(seed)
+        out["randn"].append({"seed": seed, "draws": [packed(torch.randn(*shape)) for shape in shapes]})
+
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
