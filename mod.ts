@@ -28,4 +28,4 @@ export {
   type StepResult,
 } from "./lib/diffusion.ts";
 export { classifierFreeGuidance } from "./lib/guidance.ts";
-export { fromOrtTensor, ort, toOrtTensor } from "./lib/model/onnx.ts";
+export { fromOrtTensor, type OrtTensor, toOrtTensor } from "./lib/model/onnx.ts";

@@ -20,7 +20,6 @@
 import { dims, Tensor } from "./tensor.ts";
 import { f32 } from "./float32.ts";
 
-
 /**
  * LayerNorm over the last dimension without affine parameters:
  * `(x − mean) / √(var + eps)`, with the biased variance, as `nn.LayerNorm(D,
@@ -131,5 +130,7 @@ export function gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {
 
 function checkPerSample(v: Tensor, name: string, B: number, D: number): void {
   const [vB, vD] = dims(v, 2, name, `[B, D] = [${B}, ${D}]`);
-  if (vB !== B || vD !== D) throw new Error(`${name}: expected shape [B, D] = [${B}, ${D}], got [${v.shape}]`);
+  if (vB !== B || vD !== D) {
+    throw new Error(`${name}: expected shape [B, D] = [${B}, ${D}], got [${v.shape}]`);
+  }
 }

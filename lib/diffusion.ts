@@ -16,7 +16,6 @@ import { betaSchedule, type ScheduleName, spaceTimesteps } from "./schedule.ts";
 import { sameShape, Tensor } from "./tensor.ts";
 import { expf, f32 } from "./float32.ts";
 
-
 /** Options of {@link createDiffusion}, named after the reference's `create_diffusion`. */
 export interface DiffusionOptions {
   /**
@@ -82,7 +81,11 @@ export function createDiffusion(options: DiffusionOptions = {}): GaussianDiffusi
       }; expected every beta in (0, 1] (the linear schedule needs numTimesteps >= 20)`,
     );
   }
-  const sections = respacing === "" ? [numTimesteps] : typeof respacing === "number" ? [respacing] : respacing;
+  const sections = respacing === ""
+    ? [numTimesteps]
+    : typeof respacing === "number"
+    ? [respacing]
+    : respacing;
   const kept = spaceTimesteps(numTimesteps, sections);
   // Respacing keeps ᾱ at the kept steps and re-derives each β from consecutive ᾱ.
   const baseAlphasCumprod = cumprod(baseBetas.map((b) => 1 - b));
@@ -330,7 +333,8 @@ export class GaussianDiffusion {
     if (!(eta >= 0)) throw new Error(`ddimStep: eta is ${eta}; expected a number >= 0`);
     const { eps } = this.#splitOutput(modelOutput, x, "ddimStep");
     const predXstart = this.#predXstart(x, eps, index);
-    const recip = f32(this.sqrtRecipAlphasCumprod[index]), recipm1 = f32(this.sqrtRecipm1AlphasCumprod[index]);
+    const recip = f32(this.sqrtRecipAlphasCumprod[index]),
+      recipm1 = f32(this.sqrtRecipm1AlphasCumprod[index]);
     const alphaBar = f32(this.alphasCumprod[index]), alphaBarPrev = f32(this.alphasCumprodPrev[index]);
     const sigma = f32(
       f32(f32(eta) * f32(Math.sqrt(f32(f32(1 - alphaBarPrev) / f32(1 - alphaBar))))) *
@@ -350,7 +354,8 @@ export class GaussianDiffusion {
 
   /** x̂0 = √(1/ᾱ_t)·x_t − √(1/ᾱ_t − 1)·ε̂, unclipped. */
   #predXstart(x: Tensor, eps: Float32Array, index: number): Float32Array {
-    const recip = f32(this.sqrtRecipAlphasCumprod[index]), recipm1 = f32(this.sqrtRecipm1AlphasCumprod[index]);
+    const recip = f32(this.sqrtRecipAlphasCumprod[index]),
+      recipm1 = f32(this.sqrtRecipm1AlphasCumprod[index]);
     const out = new Float32Array(x.size);
     for (let i = 0; i < x.size; i++) out[i] = f32(recip * x.data[i]) - f32(recipm1 * eps[i]);
     return out;
@@ -385,7 +390,9 @@ export class GaussianDiffusion {
   }
 
   #requireNoise(noise: Tensor | undefined, x: Tensor, method: string): Tensor {
-    if (!noise) throw new Error(`${method}: noise is missing; expected a standard normal tensor [${x.shape}]`);
+    if (!noise) {
+      throw new Error(`${method}: noise is missing; expected a standard normal tensor [${x.shape}]`);
+    }
     sameShape(x, `${method}: x`, noise, `${method}: noise`);
     return noise;
   }

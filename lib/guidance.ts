@@ -12,7 +12,6 @@
 import { sameShape, Tensor } from "./tensor.ts";
 import { f32 } from "./float32.ts";
 
-
 /**
  * `uncond + scale · (cond − uncond)`, elementwise in float32 as the reference's
  * `forward_with_cfg`.

@@ -82,7 +82,9 @@ export function unpatchify(
   }
   const side = Math.round(Math.sqrt(T));
   if (gridWidth === undefined && side * side !== T) {
-    throw new Error(`unpatchify: T=${T} tokens is not a square grid; expected a square number or pass gridWidth`);
+    throw new Error(
+      `unpatchify: T=${T} tokens is not a square grid; expected a square number or pass gridWidth`,
+    );
   }
   const gridW = gridWidth ?? side;
   const gridH = T / gridW;

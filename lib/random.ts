@@ -16,7 +16,6 @@
 import { Tensor } from "./tensor.ts";
 import { f32 } from "./float32.ts";
 
-
 /**
  * A stateful random source: each call continues where the last one ended,
  * like a `torch.Generator`.
@@ -38,6 +37,7 @@ export class SeededRandom {
   #spareNormal: number | null = null;
 
   /**
+   * A fresh source, as after `torch.manual_seed(seed)`.
    * @param seed an integer in [0, 2³²), the value you would pass to `torch.manual_seed`.
    * @throws if `seed` is not such an integer.
    */

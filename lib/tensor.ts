@@ -55,7 +55,7 @@ export class Tensor {
    * ```ts
    * import { Tensor } from "@dit/toolkit";
    * import assert from "node:assert/strict";
- * assert.deepEqual([...Tensor.zeros([2, 2]).data], [0, 0, 0, 0]);
+   * assert.deepEqual([...Tensor.zeros([2, 2]).data], [0, 0, 0, 0]);
    * ```
    */
   static zeros(shape: readonly number[]): Tensor {
@@ -110,7 +110,7 @@ export class Tensor {
    * ```ts
    * import { Tensor } from "@dit/toolkit";
    * import assert from "node:assert/strict";
- * assert.deepEqual(Tensor.zeros([2, 3]).reshape([3, 2]).shape, [3, 2]);
+   * assert.deepEqual(Tensor.zeros([2, 3]).reshape([3, 2]).shape, [3, 2]);
    * ```
    */
   reshape(shape: readonly number[]): Tensor {

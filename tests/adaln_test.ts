@@ -10,7 +10,10 @@ const r = reference.adaln;
 Deno.test("layerNorm, modulate and gatedResidual equal the reference's torch ops (fixtures)", () => {
   const x = tensor(r.x);
   assertAllClose(layerNorm(x), tensor(r.layerNorm), { ...FLOAT32, msg: "layerNorm" });
-  assertAllClose(modulate(x, tensor(r.shift), tensor(r.scale)), tensor(r.modulate), { ...FLOAT32, msg: "modulate" });
+  assertAllClose(modulate(x, tensor(r.shift), tensor(r.scale)), tensor(r.modulate), {
+    ...FLOAT32,
+    msg: "modulate",
+  });
   assertAllClose(gatedResidual(x, tensor(r.gate), tensor(r.y)), tensor(r.gatedResidual), {
     ...FLOAT32,
     msg: "gatedResidual",
@@ -46,9 +49,21 @@ Deno.test("modulate broadcasts each sample's shift and scale over its tokens", (
 
 Deno.test("adaLN functions reject mismatched shapes, naming the argument", () => {
   const x = Tensor.zeros([2, 5, 16]);
-  assert.throws(() => modulate(x, Tensor.zeros([2, 8]), Tensor.zeros([2, 16])), /modulate: shift: expected shape \[B, D\] = \[2, 16\], got \[2,8\]/);
-  assert.throws(() => modulate(x, Tensor.zeros([2, 16]), Tensor.zeros([16])), /modulate: scale: expected shape/);
-  assert.throws(() => modulate(Tensor.zeros([5, 16]), Tensor.zeros([5, 16]), Tensor.zeros([5, 16])), /modulate: x: expected shape \[B, T, D\]/);
-  assert.throws(() => gatedResidual(x, Tensor.zeros([2, 16]), Tensor.zeros([2, 4, 16])), /gatedResidual: y: expected the shape of x/);
+  assert.throws(
+    () => modulate(x, Tensor.zeros([2, 8]), Tensor.zeros([2, 16])),
+    /modulate: shift: expected shape \[B, D\] = \[2, 16\], got \[2,8\]/,
+  );
+  assert.throws(
+    () => modulate(x, Tensor.zeros([2, 16]), Tensor.zeros([16])),
+    /modulate: scale: expected shape/,
+  );
+  assert.throws(
+    () => modulate(Tensor.zeros([5, 16]), Tensor.zeros([5, 16]), Tensor.zeros([5, 16])),
+    /modulate: x: expected shape \[B, T, D\]/,
+  );
+  assert.throws(
+    () => gatedResidual(x, Tensor.zeros([2, 16]), Tensor.zeros([2, 4, 16])),
+    /gatedResidual: y: expected the shape of x/,
+  );
   assert.throws(() => layerNorm(x, -1), /eps is -1; expected a non-negative number/);
 });

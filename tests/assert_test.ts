@@ -4,7 +4,10 @@ import { Tensor } from "../lib/tensor.ts";
 
 Deno.test("assertAllClose passes within tolerance and fails beyond it, naming the worst element", () => {
   assertAllClose([1, 2, 3], [1, 2, 3 + 1e-7], { rtol: 1e-6 });
-  assert.throws(() => assertAllClose([1, 2, 3], [1, 2.1, 3], { rtol: 1e-3 }), /1 of 3 elements.*worst at \[1\]/);
+  assert.throws(
+    () => assertAllClose([1, 2, 3], [1, 2.1, 3], { rtol: 1e-3 }),
+    /1 of 3 elements.*worst at \[1\]/,
+  );
   assert.throws(() => assertAllClose([0], [1e-6], { rtol: 0, atol: 1e-7 }), /differ/);
 });
 

@@ -42,7 +42,10 @@ Deno.test("pMeanVariance, pSample and ddimStep equal the reference's p_mean_vari
     assertAllClose(step.sample, tensor(c.pSample.sample), { ...FLOAT32, msg: `${label} pSample` });
     for (const ddim of c.ddim) {
       const result = diffusion.ddimStep(out, x, c.index, ddim.eta, noise);
-      assertAllClose(result.sample, tensor(ddim.sample), { ...FLOAT32, msg: `${label} ddim eta=${ddim.eta}` });
+      assertAllClose(result.sample, tensor(ddim.sample), {
+        ...FLOAT32,
+        msg: `${label} ddim eta=${ddim.eta}`,
+      });
       assertAllClose(result.predXstart, tensor(ddim.predXstart), { ...FLOAT32, msg: `${label} ddim x̂0` });
     }
   }
@@ -81,7 +84,10 @@ Deno.test("respaced tables keep ᾱ at the kept steps and stay consistent with t
 });
 
 function close(actual: number, expected: number, what: string) {
-  assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `${what}: ${actual} vs ${expected}`);
+  assert.ok(
+    Math.abs(actual - expected) <= 1e-12 * Math.max(1, Math.abs(expected)),
+    `${what}: ${actual} vs ${expected}`,
+  );
 }
 
 Deno.test("with the true noise as ε̂, x̂0 is x0 and a deterministic DDIM step lands on q(x_{t-1} | x0) with the same noise", () => {
@@ -90,10 +96,22 @@ Deno.test("with the true noise as ε̂, x̂0 is x0 and a deterministic DDIM step
   const x0 = random.randn([2, 4, 4, 4]), eps = random.randn([2, 4, 4, 4]);
   for (const index of [19, 10, 1]) {
     const xt = d.qSample(x0, [index, index], eps);
-    const out = new Tensor(new Float32Array([...eps.data.subarray(0, 64), ...new Float32Array(64), ...eps.data.subarray(64), ...new Float32Array(64)]), [2, 8, 4, 4]);
+    const out = new Tensor(
+      new Float32Array([
+        ...eps.data.subarray(0, 64),
+        ...new Float32Array(64),
+        ...eps.data.subarray(64),
+        ...new Float32Array(64),
+      ]),
+      [2, 8, 4, 4],
+    );
     const { sample, predXstart } = d.ddimStep(out, xt, index);
     assertAllClose(predXstart, x0, { rtol: 1e-3, atol: 2e-3, msg: `x̂0 at ${index}` });
-    assertAllClose(sample, d.qSample(x0, [index - 1, index - 1], eps), { rtol: 1e-3, atol: 1e-3, msg: `x_{t-1} at ${index}` });
+    assertAllClose(sample, d.qSample(x0, [index - 1, index - 1], eps), {
+      rtol: 1e-3,
+      atol: 1e-3,
+      msg: `x_{t-1} at ${index}`,
+    });
   }
 });
 
@@ -113,8 +131,14 @@ Deno.test("learnSigma: false uses the fixed large variance and expects C output 
   const x = Tensor.zeros([1, 2, 1, 1]);
   const { variance } = d.pMeanVariance(Tensor.zeros([1, 2, 1, 1]), x, 5);
   assert.equal(variance.data[0], Math.fround(d.betas[5]));
-  assert.equal(d.pMeanVariance(Tensor.zeros([1, 2, 1, 1]), x, 0).variance.data[0], Math.fround(d.posteriorVariance[1]));
-  assert.throws(() => d.pMeanVariance(Tensor.zeros([1, 4, 1, 1]), x, 5), /expected shape \[1,2,1,1\] \(ε̂: the shape of x\)/);
+  assert.equal(
+    d.pMeanVariance(Tensor.zeros([1, 2, 1, 1]), x, 0).variance.data[0],
+    Math.fround(d.posteriorVariance[1]),
+  );
+  assert.throws(
+    () => d.pMeanVariance(Tensor.zeros([1, 4, 1, 1]), x, 5),
+    /expected shape \[1,2,1,1\] \(ε̂: the shape of x\)/,
+  );
 });
 
 Deno.test("a one-step process works for DDIM (the reference cannot even build its variance table)", () => {
@@ -123,17 +147,32 @@ Deno.test("a one-step process works for DDIM (the reference cannot even build it
   const x = new SeededRandom(2).randn([1, 4, 2, 2]);
   const { sample, predXstart } = d.ddimStep(Tensor.zeros([1, 8, 2, 2]), x, 0);
   assert.deepEqual(sample, predXstart); // ᾱ_prev = 1 at the last step: x_{t-1} = x̂0
-  assert.throws(() => d.pMeanVariance(Tensor.zeros([1, 8, 2, 2]), x, 0), /one-step process .* expected numTimesteps >= 2/);
+  assert.throws(
+    () => d.pMeanVariance(Tensor.zeros([1, 8, 2, 2]), x, 0),
+    /one-step process .* expected numTimesteps >= 2/,
+  );
 });
 
 Deno.test("diffusion methods reject bad indices, shapes, eta and missing noise", () => {
   const d = createDiffusion({ respacing: "10" });
   const x = Tensor.zeros([2, 4, 2, 2]), out = Tensor.zeros([2, 8, 2, 2]);
-  assert.throws(() => d.pMeanVariance(out, x, 10), /pMeanVariance: index is 10; expected an integer in \[0, 10\)/);
+  assert.throws(
+    () => d.pMeanVariance(out, x, 10),
+    /pMeanVariance: index is 10; expected an integer in \[0, 10\)/,
+  );
   assert.throws(() => d.ddimStep(out, x, -1), /ddimStep: index is -1/);
-  assert.throws(() => d.pMeanVariance(Tensor.zeros([2, 4, 2, 2]), x, 3), /modelOutput: expected shape \[2,8,2,2\] \(ε̂ and v/);
-  assert.throws(() => d.pSample(out, x, 3), /pSample: noise is missing; expected a standard normal tensor \[2,4,2,2\]/);
-  assert.throws(() => d.pSample(out, x, 3, Tensor.zeros([2, 4, 4])), /pSample: noise: expected the shape of pSample: x/);
+  assert.throws(
+    () => d.pMeanVariance(Tensor.zeros([2, 4, 2, 2]), x, 3),
+    /modelOutput: expected shape \[2,8,2,2\] \(ε̂ and v/,
+  );
+  assert.throws(
+    () => d.pSample(out, x, 3),
+    /pSample: noise is missing; expected a standard normal tensor \[2,4,2,2\]/,
+  );
+  assert.throws(
+    () => d.pSample(out, x, 3, Tensor.zeros([2, 4, 4])),
+    /pSample: noise: expected the shape of pSample: x/,
+  );
   assert.throws(() => d.ddimStep(out, x, 3, 0.5), /ddimStep \(eta > 0\): noise is missing/);
   assert.throws(() => d.ddimStep(out, x, 3, -1), /eta is -1; expected a number >= 0/);
   assert.throws(() => d.qSample(x, [0], x), /t has 1 entries; expected one per batch element \(2\)/);
@@ -141,8 +180,14 @@ Deno.test("diffusion methods reject bad indices, shapes, eta and missing noise",
 });
 
 Deno.test("createDiffusion rejects impossible schedules and respacings", () => {
-  assert.throws(() => createDiffusion({ numTimesteps: 10 }), /beta\[\d+\] = .*; expected every beta in \(0, 1\]/);
+  assert.throws(
+    () => createDiffusion({ numTimesteps: 10 }),
+    /beta\[\d+\] = .*; expected every beta in \(0, 1\]/,
+  );
   assert.throws(() => createDiffusion({ respacing: "ddim333" }), /no integer stride takes exactly 333 steps/);
-  assert.throws(() => createDiffusion({ respacing: 1001 }), /cannot be divided into 1001; expected at most 1000/);
+  assert.throws(
+    () => createDiffusion({ respacing: 1001 }),
+    /cannot be divided into 1001; expected at most 1000/,
+  );
   assert.equal(createDiffusion({ respacing: 25 }).numTimesteps, 25);
 });

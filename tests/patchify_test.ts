@@ -40,10 +40,19 @@ Deno.test("patchify∘unpatchify is the identity on random shapes, square or not
 });
 
 Deno.test("patchify and unpatchify reject impossible shapes with the expected value", () => {
-  assert.throws(() => patchify(Tensor.zeros([1, 4, 30, 32]), 4), /H=30, W=32 .* patch size p=4; expected multiples of 4/);
+  assert.throws(
+    () => patchify(Tensor.zeros([1, 4, 30, 32]), 4),
+    /H=30, W=32 .* patch size p=4; expected multiples of 4/,
+  );
   assert.throws(() => patchify(Tensor.zeros([4, 32, 32]), 2), /patchify: x: expected shape \[B, C, H, W\]/);
-  assert.throws(() => patchify(Tensor.zeros([1, 4, 8, 8]), 0), /patch size p is 0; expected a positive integer/);
+  assert.throws(
+    () => patchify(Tensor.zeros([1, 4, 8, 8]), 0),
+    /patch size p is 0; expected a positive integer/,
+  );
   assert.throws(() => unpatchify(Tensor.zeros([1, 16, 16]), 2, 3), /p·p·channels = 12 features; got 16/);
   assert.throws(() => unpatchify(Tensor.zeros([1, 12, 16]), 2, 4), /T=12 tokens is not a square grid/);
-  assert.throws(() => unpatchify(Tensor.zeros([1, 12, 16]), 2, 4, 5), /gridWidth is 5; expected a positive divisor of T=12/);
+  assert.throws(
+    () => unpatchify(Tensor.zeros([1, 12, 16]), 2, 4, 5),
+    /gridWidth is 5; expected a positive divisor of T=12/,
+  );
 });

@@ -79,7 +79,10 @@ Deno.test("respaced steps are sorted, unique, in range, and as many as asked for
 });
 
 Deno.test("spaceTimesteps errors name the request and what is possible", () => {
-  assert.throws(() => spaceTimesteps(10, "11"), /section 0 has 10 steps and cannot be divided into 11; expected at most 10/);
+  assert.throws(
+    () => spaceTimesteps(10, "11"),
+    /section 0 has 10 steps and cannot be divided into 11; expected at most 10/,
+  );
   assert.throws(
     () => spaceTimesteps(1000, "ddim333"),
     /no integer stride takes exactly 333 steps from 1000 \("ddim333"\); expected a count some stride gives, such as "ddim334" or "ddim250"/,

@@ -12,8 +12,14 @@ Deno.test("Tensor stores row-major float32 data and reads elements by index", ()
 });
 
 Deno.test("Tensor rejects shapes that do not fit the data and bad indices", () => {
-  assert.throws(() => new Tensor(new Float32Array(5), [2, 3]), /shape \[2,3\] holds 6 elements but data has 5/);
-  assert.throws(() => new Tensor(new Float32Array(0), [2, -1]), /shape\[1\] is -1; expected a non-negative integer/);
+  assert.throws(
+    () => new Tensor(new Float32Array(5), [2, 3]),
+    /shape \[2,3\] holds 6 elements but data has 5/,
+  );
+  assert.throws(
+    () => new Tensor(new Float32Array(0), [2, -1]),
+    /shape\[1\] is -1; expected a non-negative integer/,
+  );
   assert.throws(() => Tensor.zeros([2, 2]).at(2, 0), /index\[0\] is 2; expected an integer in \[0, 2\)/);
   assert.throws(() => Tensor.zeros([2, 2]).at(0), /got 1 indices for shape \[2,2\]/);
   assert.throws(() => Tensor.zeros([2, 3]).reshape([4, 2]), /holds 8 elements but data has 6/);
@@ -26,7 +32,10 @@ Deno.test("Tensor's inspect line summarizes the values", () => {
 
 Deno.test("dims and sameShape name the argument and the expected layout", () => {
   assert.deepEqual(dims(Tensor.zeros([1, 2, 3]), 3, "x", "[B, T, D]"), [1, 2, 3]);
-  assert.throws(() => dims(Tensor.zeros([1, 2]), 3, "x", "[B, T, D]"), /x: expected shape \[B, T, D\], got \[1,2\]/);
+  assert.throws(
+    () => dims(Tensor.zeros([1, 2]), 3, "x", "[B, T, D]"),
+    /x: expected shape \[B, T, D\], got \[1,2\]/,
+  );
   assert.throws(
     () => sameShape(Tensor.zeros([1, 2]), "x", Tensor.zeros([2, 1]), "noise"),
     /noise: expected the shape of x \[1,2\], got \[2,1\]/,

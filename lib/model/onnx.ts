@@ -8,7 +8,11 @@ import "./ort_env.ts";
 import * as ort from "onnxruntime-node";
 import { Tensor } from "../tensor.ts";
 
+/** The ONNX Runtime module itself, for the toolkit's model code. */
 export { ort };
+
+/** ONNX Runtime's tensor class, what `session.run` takes and returns. */
+export type OrtTensor = ort.Tensor;
 
 /**
  * Wraps a {@link Tensor} as an `ort.Tensor` for `session.run` (no copy: both
@@ -24,7 +28,7 @@ export { ort };
  * assert.equal(feed.data, x.data); // the same memory
  * ```
  */
-export function toOrtTensor(tensor: Tensor): ort.Tensor {
+export function toOrtTensor(tensor: Tensor): OrtTensor {
   return new ort.Tensor("float32", tensor.data, tensor.shape);
 }
 
@@ -35,13 +39,14 @@ export function toOrtTensor(tensor: Tensor): ort.Tensor {
  *
  * @example
  * ```ts
- * import { fromOrtTensor, ort } from "@dit/toolkit";
+ * import { fromOrtTensor } from "@dit/toolkit";
+ * import * as ort from "onnxruntime-node";
  * import assert from "node:assert/strict";
  * const t = fromOrtTensor(new ort.Tensor("float32", new Float32Array(6), [2, 3]));
  * assert.deepEqual(t.shape, [2, 3]);
  * ```
  */
-export function fromOrtTensor(value: ort.Tensor): Tensor {
+export function fromOrtTensor(value: OrtTensor): Tensor {
   if (value.type !== "float32") {
     throw new Error(`fromOrtTensor: tensor type is ${value.type}; expected float32`);
   }

@@ -1,0 +1,75 @@
+/**
+ * The stored fixtures are only as good as the script that made them: when
+ * PyTorch is installed, re-run tests/reference/dit_reference.py and check the
+ * stored file against its fresh output. CI installs PyTorch and never skips.
+ */
+import assert from "node:assert/strict";
+import { assertAllClose } from "./assert.ts";
+import { FLOAT32, reference } from "./fixtures.ts";
+
+const SCRIPT = new URL("./reference/dit_reference.py", import.meta.url).pathname;
+const INSTALL = "apt-get install -y python3-torch libopenblas0-pthread";
+
+/** The first python with torch: $DIT_PYTHON, python3 on PATH, then Debian's /usr/bin/python3. */
+function findTorchPython(): string | null {
+  const candidates = [Deno.env.get("DIT_PYTHON"), "python3", "/usr/bin/python3"].filter((p): p is string =>
+    !!p
+  );
+  for (const python of candidates) {
+    try {
+      const probe = new Deno.Command(python, {
+        args: ["-c", "import torch"],
+        stdout: "null",
+        stderr: "null",
+      });
+      if (probe.outputSync().success) return python;
+    } catch { /* not installed */ }
+  }
+  return null;
+}
+
+const python = findTorchPython();
+if (!python) {
+  const line =
+    `SKIPPED tests/reference_test.ts: no python3 with PyTorch found, so the stored reference fixtures ` +
+    `were not re-derived. Install it with: ${INSTALL}`;
+  if (Deno.env.get("CI")) throw new Error(`${line} (CI must not skip)`);
+  console.error(`\n!!! ${line}\n`);
+}
+
+Deno.test({
+  name: "the stored fixtures are what the PyTorch reference script computes now",
+  ignore: !python,
+  fn: async () => {
+    const run = await new Deno.Command(python!, { args: [SCRIPT], stdout: "piped", stderr: "piped" })
+      .output();
+    assert.ok(run.success, new TextDecoder().decode(run.stderr));
+    const fresh = JSON.parse(new TextDecoder().decode(run.stdout));
+    compare(fresh, reference, "reference");
+  },
+});
+
+/**
+ * Structure and integers must match exactly; floats to a few float32 ulps, since
+ * another PyTorch build may round its transcendental functions differently.
+ */
+function compare(fresh: unknown, stored: unknown, path: string): void {
+  if (path === "reference.torch" || path === "reference.numpy") return; // versions may differ
+  if (typeof fresh === "number" && typeof stored === "number") {
+    if (Number.isInteger(fresh) && Number.isInteger(stored)) assert.equal(fresh, stored, path);
+    else assertAllClose([fresh], [stored], { ...FLOAT32, msg: path });
+    return;
+  }
+  if (Array.isArray(fresh) && Array.isArray(stored) && fresh.every((v) => typeof v === "number")) {
+    assertAllClose(fresh, stored, { ...FLOAT32, msg: path });
+    return;
+  }
+  if (typeof fresh === "object" && fresh !== null && typeof stored === "object" && stored !== null) {
+    assert.deepEqual(Object.keys(fresh).sort(), Object.keys(stored).sort(), path);
+    for (const [key, value] of Object.entries(fresh)) {
+      compare(value, (stored as Record<string, unknown>)[key], `${path}.${key}`);
+    }
+    return;
+  }
+  assert.deepEqual(fresh, stored, path);
+}
