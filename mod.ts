@@ -29,3 +29,11 @@ export {
 } from "./lib/diffusion.ts";
 export { classifierFreeGuidance } from "./lib/guidance.ts";
 export { fromOrtTensor, type OrtTensor, toOrtTensor } from "./lib/model/onnx.ts";
+export {
+  checkSession,
+  type ModelCard,
+  type ModelFile,
+  readCard,
+  type SessionMetadata,
+  type ValueSpec,
+} from "./lib/model/card.ts";

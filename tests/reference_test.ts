@@ -6,36 +6,10 @@
 import assert from "node:assert/strict";
 import { assertAllClose } from "./assert.ts";
 import { FLOAT32, reference } from "./fixtures.ts";
+import { torchPython } from "./python.ts";
 
 const SCRIPT = new URL("./reference/dit_reference.py", import.meta.url).pathname;
-const INSTALL = "apt-get install -y python3-torch libopenblas0-pthread";
-
-/** The first python with torch: $DIT_PYTHON, python3 on PATH, then Debian's /usr/bin/python3. */
-function findTorchPython(): string | null {
-  const candidates = [Deno.env.get("DIT_PYTHON"), "python3", "/usr/bin/python3"].filter((p): p is string =>
-    !!p
-  );
-  for (const python of candidates) {
-    try {
-      const probe = new Deno.Command(python, {
-        args: ["-c", "import torch"],
-        stdout: "null",
-        stderr: "null",
-      });
-      if (probe.outputSync().success) return python;
-    } catch { /* not installed */ }
-  }
-  return null;
-}
-
-const python = findTorchPython();
-if (!python) {
-  const line =
-    `SKIPPED tests/reference_test.ts: no python3 with PyTorch found, so the stored reference fixtures ` +
-    `were not re-derived. Install it with: ${INSTALL}`;
-  if (Deno.env.get("CI")) throw new Error(`${line} (CI must not skip)`);
-  console.error(`\n!!! ${line}\n`);
-}
+const python = torchPython("tests/reference_test.ts");
 
 Deno.test({
   name: "the stored fixtures are what the PyTorch reference script computes now",

@@ -1,0 +1,80 @@
+"""What the recipe's scripts share: the dataset loader, distributed setup, and the run folder."""
+import gzip
+import json
+import os
+import pathlib
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DATA = REPO / ".cache" / "data"  # made by `deno run -A models/recipes/data.ts`
+RUNS = REPO / "runs"  # checkpoints and logs (git-ignored)
+
+
+class Dataset:
+    """All images of one dataset on one device, as float [-1, 1] NCHW, with labels and the held-out split."""
+
+    def __init__(self, name, device):
+        folder = DATA / name
+        if not (folder / "meta.json").exists():
+            raise SystemExit(f"no data at {folder}: run `deno run -A models/recipes/data.ts {name}` first")
+        self.meta = json.loads((folder / "meta.json").read_text())
+        m = self.meta
+        raw = np.frombuffer(gzip.decompress((folder / "images.u8.gz").read_bytes()), dtype=np.uint8)
+        images = torch.from_numpy(raw.reshape(m["count"], m["height"], m["width"], m["channels"]).copy())
+        self.images = (images.permute(0, 3, 1, 2).float() / 127.5 - 1.0).to(device)
+        self.labels = torch.tensor(m["labels"], dtype=torch.long, device=device)
+        self.groups = torch.tensor(m["groups"], dtype=torch.long, device=device)
+        heldout = torch.tensor(m["heldout"], dtype=torch.bool, device=device)
+        self.train = torch.nonzero(~heldout).squeeze(1)
+        self.heldout = torch.nonzero(heldout).squeeze(1)
+        self.classes = m["classes"]
+
+
+class Distributed:
+    """One process per GPU under torchrun (RANK/WORLD_SIZE set), or a single process without it."""
+
+    def __init__(self):
+        self.enabled = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+        if self.enabled:
+            dist.init_process_group("nccl")
+            self.rank, self.world = dist.get_rank(), dist.get_world_size()
+            local = int(os.environ.get("LOCAL_RANK", 0))
+            torch.cuda.set_device(local)
+            self.device = torch.device("cuda", local)
+        else:
+            self.rank, self.world = 0, 1
+            self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.main = self.rank == 0
+
+    def agree(self, flag):
+        """True on every rank if it is true on any (so all ranks stop at the same step)."""
+        if not self.enabled:
+            return flag
+        value = torch.tensor(float(flag), device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
+    def wrap(self, model):
+        if not self.enabled:
+            return model
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=[self.device.index])
+
+    def close(self):
+        if self.enabled:
+            dist.destroy_process_group()
+
+
+def hardware(device):
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+
+
+def save_atomic(obj, path):
+    """torch.save through a temporary name, so a crash never leaves half a checkpoint."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)

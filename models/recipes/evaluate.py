@@ -1,0 +1,217 @@
+"""Measure a trained model's quality and record it in its card: `python models/recipes/evaluate.py --data NAME`.
+
+Uses the float16-rounded weights that ship (runs/NAME/*.pt through export.py's rounding). For each guidance
+scale (4 and 1) it draws SAMPLES_PER_CLASS samples of every class with 50 DDIM steps and reports:
+- accuracy: how often the shipped classifier reads a sample as the class asked for;
+- fréchetDistance: between samples and held-out real images, in the classifier's penultimate features;
+- nearCopies: samples whose nearest training image of their class (in pixels) is closer than the median
+  distance between a training image and its nearest other training image of that class (for emoji, not
+  counting the other style of the same emoji): memorization, not generalization.
+It also measures the classifier on held-out real images, and writes samples.png (a grid at guidance 4) and
+training.png (the loss curves) beside the card.
+"""
+import argparse
+import json
+import pathlib
+
+import numpy as np
+import torch
+
+from common import REPO, RUNS, Dataset
+from diffusion import ddim_sample, linear_betas
+from export import round_to_float16, write_card
+from models import DiT, VAE, Classifier
+
+SAMPLES_PER_CLASS = {"digits": 50, "emoji": 56}
+GUIDANCE_SCALES = (4.0, 1.0)
+STEPS = 50
+SEED = 0
+
+
+def load(name, device, num_channels, num_classes):
+    ckpt = {s: torch.load(RUNS / name / f"{s}.pt", map_location="cpu") for s in ("vae", "classifier", "dit")}
+    vae = VAE(num_channels, ckpt["vae"]["config"]["widths"])
+    vae.load_state_dict(ckpt["vae"]["state_dict"])
+    classifier = Classifier(num_channels, num_classes)
+    classifier.load_state_dict(ckpt["classifier"]["state_dict"])
+    cfg = ckpt["dit"]["config"]
+    dit = DiT(input_size=ckpt["dit"]["input_size"], patch_size=cfg["patch_size"], hidden_size=cfg["hidden_size"],
+              depth=cfg["depth"], num_heads=cfg["num_heads"], num_classes=num_classes)
+    dit.load_state_dict(ckpt["dit"]["state_dict"])
+    for module in (vae, classifier, dit):
+        round_to_float16(module)
+        module.to(device).eval()
+    return vae, classifier, dit, ckpt
+
+
+@torch.no_grad()
+def classify(classifier, images, batch=500):
+    outputs = [classifier(images[i:i + batch]) for i in range(0, len(images), batch)]
+    return torch.cat([o[0] for o in outputs]), torch.cat([o[1] for o in outputs])
+
+
+def frechet_distance(a, b):
+    """‖μa − μb‖² + Tr(Σa + Σb − 2(Σa^½ Σb Σa^½)^½), in float64 with symmetric eigendecompositions."""
+    a, b = a.double().cpu().numpy(), b.double().cpu().numpy()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(cov_a)
+    sqrt_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    middle = np.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * np.sqrt(np.clip(middle, 0, None)).sum())
+
+
+@torch.no_grad()
+def near_copies(samples, sample_labels, data):
+    """How many samples lie closer to a training image of their class than training images lie to each other."""
+    train = data.images[data.train].flatten(1)
+    train_labels, train_groups = data.labels[data.train], data.groups[data.train]
+    count, thresholds = 0, {}
+    for c in range(len(data.classes)):
+        own = train[train_labels == c]
+        d = torch.cdist(own, own)
+        groups = train_groups[train_labels == c]
+        d[groups[:, None] == groups[None, :]] = float("inf")  # the same image, or the same emoji's other style
+        thresholds[c] = d.min(dim=1).values.median().item()
+        mine = samples.flatten(1)[sample_labels == c]
+        if len(mine):
+            count += int((torch.cdist(mine, own).min(dim=1).values < thresholds[c]).sum())
+    return count, thresholds
+
+
+def save_grid(images, rows, path):
+    """Samples as a PNG grid, one row per class."""
+    from PIL import Image
+
+    x = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().cpu()
+    n, c, h, w = x.shape
+    cols = n // rows
+    grid = x[: rows * cols].reshape(rows, cols, c, h, w).permute(0, 3, 1, 4, 2).reshape(rows * h, cols * w, c)
+    Image.fromarray(grid.squeeze(-1).numpy() if c == 1 else grid.numpy()).save(path)
+
+
+def plot_losses(ckpt, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = [("vae", "mse"), ("classifier", "loss"), ("dit", "mse"), ("dit", "vb")]
+    fig, axes = plt.subplots(1, len(stages), figsize=(4 * len(stages), 3))
+    for ax, (stage, key) in zip(axes, stages):
+        log = ckpt[stage]["log"]
+        ax.plot([r["step"] for r in log], [r[key] for r in log])
+        ax.set_title(f"{stage}: {key}")
+        ax.set_xlabel("step")
+        ax.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+
+
+def write_readme(folder, card):
+    """The model's README: what it is and its measured numbers, all read from the card."""
+    a, q, t = card["architecture"], card["quality"], card["training"]
+    g4, g1 = q["byGuidanceScale"]["4.0"], q["byGuidanceScale"]["1.0"]
+    sources = "; ".join(f"{s['package']}@{s['version']} ({s['licence']}{', ' + s['credit'] if s.get('credit') else ''})"
+                        for s in card["data"]["sources"])
+    size = sum((folder / f).stat().st_size for f in card["files"].values() if f.endswith(".onnx"))
+    text = f"""# {card['name']}
+
+{card['description']}
+
+![samples at guidance 4](samples.png)
+
+| | |
+| --- | --- |
+| DiT | hidden {a['hiddenSize']}, depth {a['depth']}, {a['numHeads']} heads, patch {a['patchSize']}, \
+{a['parameters']:,} parameters, on a {a['inChannels']}×{a['inputSize']}×{a['inputSize']} latent |
+| classes | {', '.join(c['name'] for c in card['classes'])}; null class {card['nullClassId']} |
+| image | {card['image']['channels']}×{card['image']['height']}×{card['image']['width']}, VAE latent scale factor \
+{card['latent']['scaleFactor']:.4f}, held-out reconstruction PSNR {card['vae']['heldoutPsnrDb']} dB |
+| training | VAE {t['vae']['steps']} steps ({t['vae']['seconds']:.0f} s), classifier {t['classifier']['steps']} steps, \
+DiT {t['dit']['steps']} steps ({t['dit']['seconds']:.0f} s) on one {t['dit']['hardware']} |
+| files | {size / 1e6:.1f} MB of ONNX (float16 weights), sha256 in card.json |
+| data | {card['data']['train']} training and {card['data']['heldout']} held-out images: {sources} |
+
+Quality ({q['samplesPerClass']} samples per class, {q['samplingSteps']} DDIM steps, measured by \
+`{q['command']}`):
+
+| guidance scale | classifier reads the class asked for | Fréchet distance (classifier features) | near-copies of a training image |
+| --- | --- | --- | --- |
+| 4 | {g4['accuracy']:.1%} | {g4['frechetDistance']} | {g4['nearCopies']} of {g4['samples']} |
+| 1 | {g1['accuracy']:.1%} | {g1['frechetDistance']} | {g1['nearCopies']} of {g1['samples']} |
+
+The classifier reads {q['classifierAccuracyOnHeldoutReal']:.1%} of held-out real images right; the Fréchet distance \
+between training and held-out real images is {q['frechetDistanceTrainVsHeldoutReal']}. A near-copy is a sample \
+closer (in pixels) to a training image of its class than the median distance from a training image to its nearest \
+other training image of that class. Everything else, including per-class accuracy, is in [card.json](card.json); \
+[training.png](training.png) shows the loss curves. The recipe is in [../recipes](../recipes/README.md).
+"""
+    (folder / "README.md").write_text(text.replace("\\\n", ""))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", choices=sorted(SAMPLES_PER_CLASS), required=True)
+    parser.add_argument("--out", help="the exported model folder (default models/NAME)")
+    parser.add_argument("--samples-per-class", type=int, help="override, for smoke tests")
+    parser.add_argument("--readme-only", action="store_true", help="only rewrite README.md from the card")
+    args = parser.parse_args()
+    if args.readme_only:
+        folder = pathlib.Path(args.out) if args.out else REPO / "models" / args.data
+        write_readme(folder, json.loads((folder / "card.json").read_text()))
+        return
+    torch.backends.cuda.matmul.allow_tf32 = False  # measure the float32 model
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    out = pathlib.Path(args.out) if args.out else REPO / "models" / args.data
+    data = Dataset(args.data, device)
+    num_classes = len(data.classes)
+    vae, classifier, dit, ckpt = load(args.data, device, data.images.shape[1], num_classes)
+    scale = ckpt["vae"]["scale_factor"]
+    per_class = args.samples_per_class or SAMPLES_PER_CLASS[args.data]
+
+    logits, real_features = classify(classifier, data.images[data.heldout])
+    real_accuracy = (logits.argmax(1) == data.labels[data.heldout]).float().mean().item()
+    quality = {"samplesPerClass": per_class, "samplingSteps": STEPS, "sampler": "DDIM, eta 0, guidance on all ε channels",
+               "seed": SEED, "classifierAccuracyOnHeldoutReal": round(real_accuracy, 4), "byGuidanceScale": {}}
+    labels = torch.arange(num_classes, device=device).repeat_interleave(per_class)
+    h = dit.x_embedder.num_patches ** 0.5 * dit.patch_size
+    for guidance in GUIDANCE_SCALES:
+        generator = torch.Generator(device=device).manual_seed(SEED)
+        latents = ddim_sample(dit, linear_betas(1000), labels, num_classes, (len(labels), 4, int(h), int(h)),
+                              guidance, STEPS, generator)
+        with torch.no_grad():
+            images = torch.cat([vae.decoder(latents[i:i + 250] / scale) for i in range(0, len(latents), 250)])
+        images = images.clamp(-1, 1)
+        sample_logits, sample_features = classify(classifier, images)
+        predicted = sample_logits.argmax(1)
+        copies, thresholds = near_copies(images, labels, data)
+        quality["byGuidanceScale"][str(guidance)] = {
+            "accuracy": round((predicted == labels).float().mean().item(), 4),
+            "accuracyByClass": {data.classes[c]: round((predicted[labels == c] == c).float().mean().item(), 4)
+                                for c in range(num_classes)},
+            "frechetDistance": round(frechet_distance(sample_features, real_features), 3),
+            "nearCopies": copies,
+            "samples": len(labels),
+        }
+        print(f"{args.data} guidance {guidance}: " + json.dumps(quality["byGuidanceScale"][str(guidance)]), flush=True)
+        if guidance == GUIDANCE_SCALES[0]:
+            save_grid(images[torch.cat([torch.nonzero(labels == c)[:12].squeeze(1) for c in range(num_classes)])],
+                      num_classes, out / "samples.png")
+    # the floor a Fréchet distance can reach with this many images: held-out real vs training real
+    _, train_features = classify(classifier, data.images[data.train])
+    quality["frechetDistanceTrainVsHeldoutReal"] = round(frechet_distance(train_features, real_features), 3)
+    quality["nearCopyThresholdByClass"] = {data.classes[c]: round(v, 3) for c, v in thresholds.items()}
+    quality["hardware"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    quality["command"] = f"python3 models/recipes/evaluate.py --data {args.data}"
+    plot_losses(ckpt, out / "training.png")
+
+    card = json.loads((out / "card.json").read_text())
+    card["quality"] = quality
+    card["files"].update({"samples": "samples.png", "training": "training.png"})
+    write_card(out, card)
+    write_readme(out, card)
+    print(f"wrote quality into {out}/card.json and {out}/README.md")
+
+
+if __name__ == "__main__":
+    main()

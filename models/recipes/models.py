@@ -1,0 +1,311 @@
+"""The networks of the recipe: the DiT (with the reference implementation's module and parameter names,
+so a facebookresearch/DiT checkpoint loads with strict=True), a small KL autoencoder (the VAE whose latents
+the DiT models), and a small classifier that measures what the DiT draws.
+
+Needs only torch (1.13 or later); no timm: the few timm layers DiT uses are restated here with timm's
+parameter names (x_embedder.proj, attn.qkv, attn.proj, mlp.fc1, mlp.fc2).
+"""
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+# ----------------------------------------------------------------------------------------------------------
+# DiT: Peebles & Xie, "Scalable Diffusion Models with Transformers" (2023)
+# ----------------------------------------------------------------------------------------------------------
+
+def modulate(x, shift, scale):
+    """adaLN: scale and shift every token of each sample by that sample's conditioning."""
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+class PatchEmbed(nn.Module):
+    """x_embedder: a p×p convolution with stride p turns each patch into one token."""
+
+    def __init__(self, input_size, patch_size, in_channels, hidden_size):
+        super().__init__()
+        self.patch_size = (patch_size, patch_size)
+        self.num_patches = (input_size // patch_size) ** 2
+        self.proj = nn.Conv2d(in_channels, hidden_size, kernel_size=patch_size, stride=patch_size, bias=True)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)  # [N, T, D], tokens row-major over the patch grid
+
+
+class TimestepEmbedder(nn.Module):
+    """t_embedder: sinusoidal features of t, then an MLP (Linear, SiLU, Linear)."""
+
+    def __init__(self, hidden_size, frequency_embedding_size=256):
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(frequency_embedding_size, hidden_size, bias=True),
+            nn.SiLU(),
+            nn.Linear(hidden_size, hidden_size, bias=True),
+        )
+        self.frequency_embedding_size = frequency_embedding_size
+
+    @staticmethod
+    def timestep_embedding(t, dim, max_period=10000):
+        """[cos(t·f_k) | sin(t·f_k)], f_k = max_period^(-k/half), in float32 like lib/timestep.ts."""
+        half = dim // 2
+        k = torch.arange(half, dtype=torch.float32, device=t.device)
+        freqs = torch.exp(-math.log(max_period) * k / half)
+        angles = t[:, None].float() * freqs[None]
+        embedding = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
+        if dim % 2:
+            embedding = torch.cat([embedding, torch.zeros_like(embedding[:, :1])], dim=-1)
+        return embedding
+
+    def forward(self, t):
+        return self.mlp(self.timestep_embedding(t, self.frequency_embedding_size))
+
+
+class LabelEmbedder(nn.Module):
+    """y_embedder: one learned vector per class, plus a last row for the null class (classifier-free guidance)."""
+
+    def __init__(self, num_classes, hidden_size, dropout_prob):
+        super().__init__()
+        self.embedding_table = nn.Embedding(num_classes + int(dropout_prob > 0), hidden_size)
+        self.num_classes = num_classes
+        self.dropout_prob = dropout_prob
+
+    def forward(self, labels, train):
+        if train and self.dropout_prob > 0:
+            dropped = torch.rand(labels.shape[0], device=labels.device) < self.dropout_prob
+            labels = torch.where(dropped, torch.full_like(labels, self.num_classes), labels)
+        return self.embedding_table(labels)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with timm's parameter names (qkv, proj)."""
+
+    def __init__(self, dim, num_heads):
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=True)
+        self.proj = nn.Linear(dim, dim)
+        self.fused = hasattr(F, "scaled_dot_product_attention")  # torch >= 2.0; off for ONNX export
+
+    def forward(self, x):
+        B, T, D = x.shape
+        q, k, v = self.qkv(x).reshape(B, T, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        if self.fused:
+            x = F.scaled_dot_product_attention(q, k, v)
+        else:
+            attn = (q * self.head_dim ** -0.5) @ k.transpose(-2, -1)
+            x = attn.softmax(dim=-1) @ v
+        return self.proj(x.transpose(1, 2).reshape(B, T, D))
+
+
+class Mlp(nn.Module):
+    """The transformer MLP with timm's names (fc1, fc2); GELU with the tanh approximation, as DiT."""
+
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU(approximate="tanh")
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class DiTBlock(nn.Module):
+    """A transformer block conditioned by adaLN-Zero: six vectors from c shift, scale and gate both branches."""
+
+    def __init__(self, hidden_size, num_heads, mlp_ratio=4.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(hidden_size, num_heads)
+        self.norm2 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
+        self.mlp = Mlp(hidden_size, int(hidden_size * mlp_ratio))
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 6 * hidden_size, bias=True))
+
+    def forward(self, x, c):
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
+        x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
+        x = x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
+        return x
+
+
+class FinalLayer(nn.Module):
+    """adaLN-modulated LayerNorm, then a linear map from each token to its patch of [ε | v]."""
+
+    def __init__(self, hidden_size, patch_size, out_channels):
+        super().__init__()
+        self.norm_final = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
+        self.linear = nn.Linear(hidden_size, patch_size * patch_size * out_channels, bias=True)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 2 * hidden_size, bias=True))
+
+    def forward(self, x, c):
+        shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
+        return self.linear(modulate(self.norm_final(x), shift, scale))
+
+
+class DiT(nn.Module):
+    """Diffusion Transformer: latent [N, C, H, W], timestep t [N], label y [N] → [ε | v] as [N, 2C, H, W]."""
+
+    def __init__(self, input_size=32, patch_size=2, in_channels=4, hidden_size=1152, depth=28, num_heads=16,
+                 mlp_ratio=4.0, class_dropout_prob=0.1, num_classes=1000, learn_sigma=True):
+        super().__init__()
+        self.learn_sigma = learn_sigma
+        self.in_channels = in_channels
+        self.out_channels = in_channels * 2 if learn_sigma else in_channels
+        self.patch_size = patch_size
+        self.num_heads = num_heads
+        self.x_embedder = PatchEmbed(input_size, patch_size, in_channels, hidden_size)
+        self.t_embedder = TimestepEmbedder(hidden_size)
+        self.y_embedder = LabelEmbedder(num_classes, hidden_size, class_dropout_prob)
+        # a fixed table, not trained; stored as a parameter so reference checkpoints load strictly
+        self.pos_embed = nn.Parameter(torch.zeros(1, self.x_embedder.num_patches, hidden_size), requires_grad=False)
+        self.blocks = nn.ModuleList([DiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)])
+        self.final_layer = FinalLayer(hidden_size, patch_size, self.out_channels)
+        self.initialize_weights()
+
+    def initialize_weights(self):
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        grid = int(self.x_embedder.num_patches ** 0.5)
+        self.pos_embed.data.copy_(torch.from_numpy(sincos_pos_embed_2d(self.pos_embed.shape[-1], grid)).float()[None])
+        w = self.x_embedder.proj.weight.data
+        nn.init.xavier_uniform_(w.view([w.shape[0], -1]))  # like a Linear over the flattened patch
+        nn.init.zeros_(self.x_embedder.proj.bias)
+        nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+        # adaLN-Zero: every gate starts at 0, so every block starts as the identity
+        for block in self.blocks:
+            nn.init.zeros_(block.adaLN_modulation[-1].weight)
+            nn.init.zeros_(block.adaLN_modulation[-1].bias)
+        for layer in (self.final_layer.adaLN_modulation[-1], self.final_layer.linear):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def unpatchify(self, x):
+        """[N, T, p·p·C] → [N, C, H, W]; each token's features ordered (row in patch, column in patch, channel)."""
+        c, p = self.out_channels, self.patch_size
+        h = w = int(x.shape[1] ** 0.5)
+        x = x.reshape(x.shape[0], h, w, p, p, c)
+        x = torch.einsum("nhwpqc->nchpwq", x)
+        return x.reshape(x.shape[0], c, h * p, w * p)
+
+    def forward(self, x, t, y):
+        x = self.x_embedder(x) + self.pos_embed
+        c = self.t_embedder(t) + self.y_embedder(y, self.training)
+        for block in self.blocks:
+            x = block(x, c)
+        return self.unpatchify(self.final_layer(x, c))
+
+
+def sincos_pos_embed_2d(embed_dim, grid_size):
+    """MAE/DiT fixed 2-D table [grid², D]: first half encodes the column, second half the row (lib/positional.ts)."""
+    def one_axis(dim, positions):
+        omega = 1.0 / 10000 ** (np.arange(dim // 2, dtype=np.float64) / (dim / 2.0))
+        angles = np.outer(positions, omega)
+        return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+
+    rows, cols = np.meshgrid(np.arange(grid_size), np.arange(grid_size), indexing="ij")
+    return np.concatenate([one_axis(embed_dim // 2, cols.reshape(-1)), one_axis(embed_dim // 2, rows.reshape(-1))], axis=1)
+
+
+# The paper's configurations, for converting reference checkpoints: (depth, hidden_size, patch_size, num_heads).
+DIT_CONFIGS = {
+    f"DiT-{size}/{p}": dict(depth=d, hidden_size=h, patch_size=p, num_heads=n)
+    for size, (d, h, n) in {"XL": (28, 1152, 16), "L": (24, 1024, 16), "B": (12, 768, 12), "S": (12, 384, 6)}.items()
+    for p in (2, 4, 8)
+}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# VAE: a small KL-regularized autoencoder, 4× down, 4 latent channels
+# ----------------------------------------------------------------------------------------------------------
+
+class ResBlock(nn.Module):
+    def __init__(self, channels_in, channels_out):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(8, channels_in)
+        self.conv1 = nn.Conv2d(channels_in, channels_out, 3, padding=1)
+        self.norm2 = nn.GroupNorm(8, channels_out)
+        self.conv2 = nn.Conv2d(channels_out, channels_out, 3, padding=1)
+        self.skip = nn.Conv2d(channels_in, channels_out, 1) if channels_in != channels_out else nn.Identity()
+
+    def forward(self, x):
+        h = self.conv1(F.silu(self.norm1(x)))
+        return self.skip(x) + self.conv2(F.silu(self.norm2(h)))
+
+
+class Encoder(nn.Module):
+    """Image in [-1, 1], [N, C, H, W] → (mean, logvar) of the latent posterior, each [N, 4, H/4, W/4]."""
+
+    def __init__(self, image_channels, widths, latent_channels=4):
+        super().__init__()
+        c1, c2, c3 = widths
+        self.net = nn.Sequential(
+            nn.Conv2d(image_channels, c1, 3, padding=1), ResBlock(c1, c1),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), ResBlock(c2, c2),
+            nn.Conv2d(c2, c3, 3, stride=2, padding=1), ResBlock(c3, c3),
+            nn.GroupNorm(8, c3), nn.SiLU(), nn.Conv2d(c3, 2 * latent_channels, 3, padding=1),
+        )
+
+    def forward(self, x):
+        mean, logvar = self.net(x).chunk(2, dim=1)
+        return mean, logvar.clamp(-30.0, 20.0)
+
+
+class Decoder(nn.Module):
+    """Latent [N, 4, h, w] → image [N, C, 4h, 4w], nominally in [-1, 1] (clip before display)."""
+
+    def __init__(self, image_channels, widths, latent_channels=4):
+        super().__init__()
+        c1, c2, c3 = widths
+        self.net = nn.Sequential(
+            nn.Conv2d(latent_channels, c3, 3, padding=1), ResBlock(c3, c3),
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c3, c2, 3, padding=1), ResBlock(c2, c2),
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c2, c1, 3, padding=1), ResBlock(c1, c1),
+            nn.GroupNorm(8, c1), nn.SiLU(), nn.Conv2d(c1, image_channels, 3, padding=1),
+        )
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class VAE(nn.Module):
+    def __init__(self, image_channels, widths):
+        super().__init__()
+        self.encoder = Encoder(image_channels, widths)
+        self.decoder = Decoder(image_channels, widths)
+
+    def forward(self, x, noise):
+        """Reconstruct x through a posterior sample z = mean + σ·noise; returns (reconstruction, mean, logvar)."""
+        mean, logvar = self.encoder(x)
+        return self.decoder(mean + torch.exp(0.5 * logvar) * noise), mean, logvar
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Classifier: measures samples (accuracy, and features for a Fréchet distance)
+# ----------------------------------------------------------------------------------------------------------
+
+class Classifier(nn.Module):
+    """Image in [-1, 1] → (logits [N, classes], features [N, feature_dim]: the penultimate layer)."""
+
+    def __init__(self, image_channels, num_classes, widths=(32, 64, 128), feature_dim=128):
+        super().__init__()
+        layers, channels = [], image_channels
+        for width in widths:
+            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+                       nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
+            channels = width
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                      nn.Linear(channels, feature_dim), nn.ReLU())
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def forward(self, x):
+        features = self.features(x)
+        return self.head(self.dropout(features)), features

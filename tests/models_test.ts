@@ -1,0 +1,99 @@
+/**
+ * The shipped models: their files match the sha256 in their cards, each ONNX file loads in ONNX Runtime with
+ * exactly the inputs and outputs its card records and runs, the quality the cards record meets the bar set for
+ * it, and everything fits the size budget.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { checkSession, type ModelCard, type ModelFile, readCard } from "../lib/model/card.ts";
+import { fromOrtTensor, ort, toOrtTensor } from "../lib/model/onnx.ts";
+import { SeededRandom } from "../lib/random.ts";
+
+const MODELS = new URL("../models/", import.meta.url).pathname;
+const SHIPPED = ["digits", "emoji"];
+const BUDGET_BYTES = 40e6;
+
+Deno.test("models/ ships the digits and emoji models, within 40 MB", () => {
+  const found = [...Deno.readDirSync(MODELS)].filter((e) => e.isDirectory && e.name !== "recipes").map((e) =>
+    e.name
+  );
+  assert.deepEqual(found.sort(), SHIPPED);
+  let bytes = 0;
+  for (const name of SHIPPED) {
+    for (const file of Object.values(readCard(`${MODELS}${name}`).files)) {
+      bytes += Deno.statSync(`${MODELS}${name}/${file}`).size;
+    }
+  }
+  assert.ok(bytes <= BUDGET_BYTES, `${bytes} bytes in models/`);
+});
+
+for (const name of SHIPPED) {
+  const dir = `${MODELS}${name}`;
+
+  Deno.test(`${name}: every file matches the sha256 in its card`, () => {
+    const card = readCard(dir);
+    assert.deepEqual(Object.keys(card.sha256).sort(), Object.values(card.files).sort());
+    for (const [file, expected] of Object.entries(card.sha256)) {
+      const actual = createHash("sha256").update(Deno.readFileSync(`${dir}/${file}`)).digest("hex");
+      assert.equal(actual, expected, file);
+    }
+  });
+
+  Deno.test(`${name}: each ONNX file loads with the inputs and outputs its card records, and runs`, async () => {
+    const card = readCard(dir);
+    const random = new SeededRandom(0);
+    const { channels: C, height: H, width: W } = card.image!;
+    const { channels: c, height: h, width: w } = card.latent;
+    const session = async (file: ModelFile) => {
+      const s = await ort.InferenceSession.create(`${dir}/${card.files[file]}`);
+      checkSession(card, file, s);
+      return s;
+    };
+    const batch = 3;
+    const labels = (values: number[]) =>
+      new ort.Tensor("int64", BigInt64Array.from(values.map(BigInt)), [values.length]);
+
+    const dit = await session("dit");
+    const eps = fromOrtTensor(
+      (await dit.run({
+        x: toOrtTensor(random.randn([batch, c, h, w])),
+        t: labels([999, 500, 0]),
+        y: labels([0, 1, card.nullClassId]),
+      })).out,
+    );
+    assert.deepEqual(eps.shape, [batch, 2 * c, h, w]);
+    assert.ok(eps.data.every(Number.isFinite));
+
+    const encoder = await session("vaeEncoder"), decoder = await session("vaeDecoder");
+    const images = random.randn([batch, C, H, W]);
+    const { mean } = await encoder.run({ image: toOrtTensor(images) });
+    assert.deepEqual(mean.dims, [batch, c, h, w]);
+    const decoded = fromOrtTensor((await decoder.run({ latent: mean })).image);
+    assert.deepEqual(decoded.shape, [batch, C, H, W]);
+
+    const classifier = await session("classifier");
+    const { logits, features } = await classifier.run({ image: toOrtTensor(images) });
+    assert.deepEqual(logits.dims, [batch, card.classes.length]);
+    assert.equal(features.dims[0], batch);
+    for (const s of [dit, encoder, decoder, classifier]) await s.release();
+  });
+
+  Deno.test(`${name}: the card records measured quality that meets the bar`, () => {
+    const card: ModelCard = readCard(dir);
+    const quality = card.quality as {
+      classifierAccuracyOnHeldoutReal: number;
+      byGuidanceScale: Record<
+        string,
+        { accuracy: number; samples: number; frechetDistance: number; nearCopies: number }
+      >;
+    };
+    const [g4, g1] = [quality.byGuidanceScale["4.0"], quality.byGuidanceScale["1.0"]];
+    for (const g of [g4, g1]) {
+      assert.ok(g.samples >= 500, "at least 500 samples");
+      assert.ok(Number.isFinite(g.frechetDistance) && Number.isInteger(g.nearCopies));
+    }
+    // digits: ≥ 99% read as the class asked for at guidance 4; emoji: at least the classifier's accuracy on real images
+    const bar = name === "digits" ? 0.99 : quality.classifierAccuracyOnHeldoutReal;
+    assert.ok(g4.accuracy >= bar, `accuracy at guidance 4 is ${g4.accuracy}, below ${bar}`);
+  });
+}
