@@ -35,5 +35,6 @@ export {
   type ModelFile,
   readCard,
   type SessionMetadata,
+  type ValueMetadata,
   type ValueSpec,
 } from "./lib/model/card.ts";

@@ -125,9 +125,27 @@ export function readCard(folder: string): ModelCard {
   return card;
 }
 
+/** One input or output as an ONNX Runtime session describes it. */
+export interface ValueMetadata {
+  /** Its name in the graph. */
+  name: string;
+  /** Whether it is a tensor (all of the toolkit's are). */
+  isTensor: boolean;
+  /** Its element type, e.g. `"float32"`. */
+  type?: string;
+  /** Its dimensions; a string is a symbolic one. */
+  shape?: readonly (number | string)[];
+}
+
 /** The parts of an ONNX Runtime session that {@link checkSession} reads. */
 export interface SessionMetadata {
   /** The session's inputs, in order. */
+  inputMetadata: readonly ValueMetadata[];
+  /** The session's outputs, in order. */
+  outputMetadata: readonly ValueMetadata[];
+}
+
+/** The session's inputs, in order. */
   inputMetadata: readonly {
     name: string;
     isTensor: boolean;
