@@ -145,21 +145,6 @@ export interface SessionMetadata {
   outputMetadata: readonly ValueMetadata[];
 }
 
-/** The session's inputs, in order. */
-  inputMetadata: readonly {
-    name: string;
-    isTensor: boolean;
-    type?: string;
-    shape?: readonly (number | string)[];
-  }[];
-  outputMetadata: readonly {
-    name: string;
-    isTensor: boolean;
-    type?: string;
-    shape?: readonly (number | string)[];
-  }[];
-}
-
 /**
  * Checks a session's inputs and outputs against what the card records for that file: names, types and
  * shapes, with any symbolic dimension standing for the batch.
