@@ -13,7 +13,7 @@
  *
  * @module
  */
-export { dims, sameShape, Tensor } from "./lib/tensor.ts";
+export { concatBatch, dims, sameShape, sliceBatch, Tensor } from "./lib/tensor.ts";
 export { SeededRandom } from "./lib/random.ts";
 export { patchify, unpatchify } from "./lib/patchify.ts";
 export { sincosPosEmbed1d, sincosPosEmbed2d } from "./lib/positional.ts";
@@ -27,8 +27,32 @@ export {
   type MeanVariance,
   type StepResult,
 } from "./lib/diffusion.ts";
-export { classifierFreeGuidance } from "./lib/guidance.ts";
-export { fromOrtTensor, type OrtTensor, toOrtTensor } from "./lib/model/onnx.ts";
+export { classifierFreeGuidance, guidanceBatch, guideOutput } from "./lib/guidance.ts";
+export {
+  type DiTModel,
+  sampleLoop,
+  type SampleLoopOptions,
+  type SamplerName,
+  type StepInfo,
+} from "./lib/sampler.ts";
+export {
+  DEFAULT_MODEL,
+  DiTPipeline,
+  loadDiT,
+  MODELS_DIR,
+  type SampleOptions,
+  type SampleResult,
+} from "./lib/pipeline.ts";
+export { animation, type GridOptions, gridPng, toPixels, toPng } from "./lib/image.ts";
+export {
+  fromOrtTensor,
+  openSession,
+  type OrtSession,
+  type OrtSessionOptions,
+  type OrtTensor,
+  sessionOptions,
+  toOrtTensor,
+} from "./lib/model/onnx.ts";
 export {
   checkSession,
   type ModelCard,

@@ -1,50 +1,243 @@
 /**
  * `deno task sample`: turn noise into pictures with a shipped DiT.
  *
- * The trained models (issue #3) and the sampler (issue #4) have not landed yet,
- * so for now this finds the model's card and says plainly when none is shipped.
+ * Parses flags, loads the model by its card, samples with a progress bar on stderr, and writes
+ * `DIR/sample-NNN.png` per image plus `DIR/grid.png` (and `DIR/trajectory.gif` with `--gif`). Files are written
+ * under temporary names and renamed, so an interrupted run leaves nothing half-written; existing outputs are
+ * only replaced with `--force`. Same flags, same bytes.
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { animation, gridPng, toPng } from "../lib/image.ts";
+import { DEFAULT_MODEL, type DiTPipeline, loadDiT } from "../lib/pipeline.ts";
+import type { StepInfo } from "../lib/sampler.ts";
+import type { Tensor } from "../lib/tensor.ts";
 
-const USAGE = `Usage: deno task sample [--model NAME|DIR] [--help]
+const USAGE = `Usage: deno task sample [flags]
 
-Samples images from a DiT shipped in models/ (default: emoji).
-  --model NAME|DIR  a model under models/ or a directory holding card.json
-  --help            show this text`;
+Samples images from a DiT shipped in models/ and writes them as PNG files.
 
-function main(args: string[]): number {
+  --model NAME|DIR    digits, emoji (default) or a folder holding card.json
+  --class C           a class name or id; repeat for several (default: every class in turn)
+  --n N               how many images (default: two per class)
+  --cfg S             classifier-free guidance scale, >= 0; 1 turns it off (default 4)
+  --steps K           sampling steps, 1-1000 (default 50)
+  --sampler S         ddim (default) or ddpm
+  --seed N            random seed, 0 to 2^32-1 (default 0); same flags and seed, same bytes
+  --out DIR           output folder (default: out/MODEL, or out/MODEL-2, -3, ... if taken)
+  --gif               also write trajectory.gif: the predicted x̂0 of the first batch at each step
+  --force             replace existing outputs in --out
+  --help              show this text
+
+Example: deno task sample --model digits --class 3 --n 16 --cfg 4 --steps 50 --seed 0 --out out/threes`;
+
+/** A bad flag: reported with the usage hint, exit code 2. */
+class UsageError extends Error {}
+
+interface Flags {
+  model: string;
+  classes?: string[];
+  n?: number;
+  cfg: number;
+  steps: number;
+  sampler: "ddim" | "ddpm";
+  seed: number;
+  out?: string;
+  gif: boolean;
+  force: boolean;
+}
+
+function parseFlags(args: string[]): Flags | "help" {
   let values;
   try {
     ({ values } = parseArgs({
       args,
-      options: { model: { type: "string", default: "emoji" }, help: { type: "boolean", default: false } },
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: "string", default: DEFAULT_MODEL },
+        class: { type: "string", multiple: true },
+        n: { type: "string" },
+        cfg: { type: "string", default: "4" },
+        steps: { type: "string", default: "50" },
+        sampler: { type: "string", default: "ddim" },
+        seed: { type: "string", default: "0" },
+        out: { type: "string" },
+        gif: { type: "boolean", default: false },
+        force: { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
     }));
   } catch (error) {
-    console.error(`sample: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
+    throw new UsageError(`${(error as Error).message.split("\n")[0]}; see --help for the accepted flags`);
   }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
+  if (values.help) return "help";
+  const integer = (flag: string, text: string, min: number, max: number) => {
+    const v = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!(v >= min && v <= max)) {
+      throw new UsageError(`--${flag} is "${text}"; expected an integer from ${min} to ${max}`);
+    }
+    return v;
+  };
+  const cfg = /^\d+(\.\d+)?$|^\.\d+$/.test(values.cfg) ? Number(values.cfg) : NaN;
+  if (!Number.isFinite(cfg)) throw new UsageError(`--cfg is "${values.cfg}"; expected a number >= 0`);
+  if (values.sampler !== "ddim" && values.sampler !== "ddpm") {
+    throw new UsageError(`--sampler is "${values.sampler}"; expected ddim or ddpm`);
   }
-  const modelsDir = new URL("../models/", import.meta.url);
-  const dir = values.model.includes("/") ? values.model : new URL(values.model, modelsDir).pathname;
-  try {
-    Deno.statSync(`${dir}/card.json`);
-  } catch {
-    const shipped = [...Deno.readDirSync(modelsDir)].filter((e) => e.isDirectory).map((e) => e.name);
-    console.error(
-      `sample: no model is shipped yet: ${dir}/card.json does not exist ` +
-        `(models/ holds ${shipped.length ? shipped.join(", ") : "no models"}). ` +
-        `The trained digits and emoji DiTs arrive with issue #3 and the sampler with issue #4; ` +
-        `meanwhile the concept functions are ready: see README.md.`,
-    );
-    return 1;
-  }
-  console.error(`sample: found ${dir}/card.json, but the sampler has not landed yet (issue #4).`);
-  return 1;
+  return {
+    model: values.model,
+    classes: values.class,
+    n: values.n === undefined ? undefined : integer("n", values.n, 1, 100_000),
+    cfg,
+    steps: integer("steps", values.steps, 1, 1000),
+    sampler: values.sampler,
+    seed: integer("seed", values.seed, 0, 2 ** 32 - 1),
+    out: values.out,
+    gif: values.gif,
+    force: values.force,
+  };
 }
 
-Deno.exit(main(Deno.args));
+/** The output folder: --out as given, else the first free out/MODEL, out/MODEL-2, … */
+function outputDir(flags: Flags, modelName: string): string {
+  if (flags.out) return flags.out.replace(/\/$/, "");
+  for (let k = 1;; k++) {
+    const dir = `out/${modelName}${k === 1 ? "" : `-${k}`}`;
+    try {
+      Deno.statSync(dir);
+    } catch {
+      return dir;
+    }
+  }
+}
+
+/** Creates `dir` and refuses to replace existing outputs there without --force. */
+function prepareOutput(dir: string, names: string[], force: boolean): void {
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+    const probe = `${dir}/.write-test-${Deno.pid}`;
+    Deno.writeFileSync(probe, new Uint8Array());
+    Deno.removeSync(probe);
+  } catch (error) {
+    throw new Error(
+      `cannot write to --out ${dir} (${(error as Error).message.split(":")[0]}); expected a writable folder`,
+    );
+  }
+  const existing = names.filter((name) => {
+    try {
+      return Deno.statSync(`${dir}/${name}`).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (existing.length > 0 && !force) {
+    throw new Error(
+      `${dir}/${existing[0]} already exists${
+        existing.length > 1 ? ` (and ${existing.length - 1} more outputs)` : ""
+      }; pass --force to replace them, or choose another --out`,
+    );
+  }
+}
+
+/** Writes every file under a temporary name first, then renames them all: no half-written output survives. */
+async function writeAtomically(dir: string, files: [string, Uint8Array][]): Promise<void> {
+  const temporary = files.map(([name]) => `${dir}/.${name}.tmp-${Deno.pid}`);
+  try {
+    for (const [i, [, bytes]] of files.entries()) await Deno.writeFile(temporary[i], bytes);
+    for (const [i, [name]] of files.entries()) await Deno.rename(temporary[i], `${dir}/${name}`);
+  } finally {
+    for (const path of temporary) await Deno.remove(path).catch(() => {});
+  }
+}
+
+/** A progress bar on a terminal, a line per 10% otherwise. */
+function progressReporter(totalSteps: number): (info: StepInfo & { batch: number; batches: number }) => void {
+  const tty = Deno.stderr.isTerminal();
+  const start = performance.now();
+  let lastDecile = -1;
+  return ({ step, steps, batch, batches }) => {
+    const done = batch * steps + step;
+    const seconds = (performance.now() - start) / 1000;
+    const rate = done / seconds;
+    const eta = (totalSteps - done) / rate;
+    const text = `${done}/${totalSteps} steps · ${rate.toFixed(1)} steps/s · ETA ${eta.toFixed(0)} s` +
+      (batches > 1 ? ` · batch ${batch + 1}/${batches}` : "");
+    if (tty) {
+      const width = 30, filled = Math.round((done / totalSteps) * width);
+      const bar = "█".repeat(filled) + "░".repeat(width - filled);
+      Deno.stderr.writeSync(
+        new TextEncoder().encode(`\r${bar} ${text}\x1b[K${done === totalSteps ? "\n" : ""}`),
+      );
+    } else if (Math.floor((done / totalSteps) * 10) > lastDecile) {
+      lastDecile = Math.floor((done / totalSteps) * 10);
+      console.error(`sample: ${text}`);
+    }
+  };
+}
+
+async function run(flags: Flags, signal: AbortSignal): Promise<void> {
+  const dit: DiTPipeline = await loadDiT(flags.model);
+  try {
+    const classIds = (flags.classes ?? dit.card.classes.map((c) => String(c.id))).map((c) => dit.classId(c));
+    const n = flags.n ?? (flags.classes ? classIds.length : 2 * classIds.length);
+    const classes = Array.from({ length: n }, (_, i) => classIds[i % classIds.length]);
+    const dir = outputDir(flags, dit.card.name);
+    const names = [...classes.map((_, i) => `sample-${String(i).padStart(3, "0")}.png`), "grid.png"];
+    if (flags.gif) names.push("trajectory.gif");
+    prepareOutput(dir, names, flags.force);
+
+    const batchSize = 32;
+    const report = progressReporter(flags.steps * Math.ceil(n / batchSize));
+    const trajectory: Tensor[] = [];
+    const every = Math.max(1, Math.floor(flags.steps / 25)); // at most ~25 frames
+    console.error(
+      `sample: ${n} image(s) of ${dit.card.name} · ${flags.sampler} ${flags.steps} steps · guidance ${flags.cfg} · seed ${flags.seed}`,
+    );
+    const { images } = await dit.sample({
+      classes,
+      guidanceScale: flags.cfg,
+      steps: flags.steps,
+      sampler: flags.sampler,
+      seed: flags.seed,
+      batchSize,
+      signal,
+      onStep: (info) => {
+        report(info);
+        if (flags.gif && info.batch === 0 && (info.step % every === 0 || info.step === info.steps)) {
+          trajectory.push(info.predXstart);
+        }
+      },
+    });
+    const files: [string, Uint8Array][] = [];
+    for (let i = 0; i < n; i++) files.push([names[i], await toPng(images!, i)]);
+    files.push(["grid.png", await gridPng(images!, { columns: Math.min(n, dit.card.classes.length) })]);
+    if (flags.gif) {
+      const frames = [];
+      for (const latents of trajectory) frames.push(await dit.decode(latents));
+      files.push(["trajectory.gif", await animation(frames, "gif")]);
+    }
+    await writeAtomically(dir, files);
+    console.log(`${dir}/grid.png`);
+    for (const [name] of files.slice(0, -1)) if (name !== "grid.png") console.log(`${dir}/${name}`);
+  } finally {
+    await dit.close();
+  }
+}
+
+if (import.meta.main) {
+  const controller = new AbortController();
+  const interrupt = () => controller.abort(new Error("interrupted; nothing was written"));
+  Deno.addSignalListener("SIGINT", interrupt);
+  let code = 0;
+  try {
+    const flags = parseFlags(Deno.args);
+    if (flags === "help") console.log(USAGE);
+    else await run(flags, controller.signal);
+  } catch (error) {
+    console.error(`sample: ${(error as Error).message}`);
+    code = error instanceof UsageError ? 2 : controller.signal.aborted ? 130 : 1;
+  }
+  Deno.removeSignalListener("SIGINT", interrupt);
+  Deno.exit(code);
+}

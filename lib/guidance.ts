@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { sameShape, Tensor } from "./tensor.ts";
+import { concatBatch, sameShape, sliceBatch, Tensor } from "./tensor.ts";
 import { f32 } from "./float32.ts";
 
 /**
@@ -45,4 +45,71 @@ export function classifierFreeGuidance(cond: Tensor, uncond: Tensor, scale: numb
     out[i] = uncond.data[i] + f32(s * f32(cond.data[i] - uncond.data[i]));
   }
   return new Tensor(out, cond.shape);
+}
+
+/**
+ * The model input for a guided step: both halves of one batch, `[x | x]` with labels `[y | null]`, so the
+ * conditional and unconditional predictions come from a single network run (as the reference's
+ * `forward_with_cfg`).
+ *
+ * @param x x_t, `[n, C, h, w]`.
+ * @param labels the n class labels.
+ * @param nullClass the null class's label (the row after the real classes).
+ *
+ * @example
+ * ```ts
+ * import { guidanceBatch, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const { x, y } = guidanceBatch(Tensor.zeros([2, 4, 8, 8]), [3, 7], 10);
+ * assert.deepEqual(x.shape, [4, 4, 8, 8]);
+ * assert.deepEqual(y, [3, 7, 10, 10]);
+ * ```
+ */
+export function guidanceBatch(
+  x: Tensor,
+  labels: readonly number[],
+  nullClass: number,
+): { x: Tensor; y: number[] } {
+  if (labels.length !== x.shape[0]) {
+    throw new Error(
+      `guidanceBatch: labels has ${labels.length} entries; expected one per sample (${x.shape[0]})`,
+    );
+  }
+  return { x: concatBatch([x, x]), y: [...labels, ...labels.map(() => nullClass)] };
+}
+
+/**
+ * Combines the model's output for a {@link guidanceBatch} into the conditional half's output with guided ε̂:
+ * `[2n, 2C, h, w]` → `[n, 2C, h, w]` = [ε̂_uncond + s·(ε̂_cond − ε̂_uncond) | v_cond]. Every ε channel is
+ * guided; the variance interpolation v is the conditional one, as in the reference.
+ *
+ * @param output the network's output for `[x | x]`, ε̂ then v along the channels.
+ * @param scale the guidance scale.
+ *
+ * @example Scale 0 gives the unconditional ε̂
+ * ```ts
+ * import { guideOutput, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const output = Tensor.from([1, 9, 3, 9], [2, 2, 1, 1]); // [ε̂ | v] for cond, then uncond
+ * assert.deepEqual([...guideOutput(output, 0).data], [3, 9]);
+ * assert.deepEqual([...guideOutput(output, 2).data], [-1, 9]); // 3 + 2·(1 − 3)
+ * ```
+ */
+export function guideOutput(output: Tensor, scale: number): Tensor {
+  const [twoN, twoC, ...rest] = output.shape;
+  if (output.shape.length < 2 || twoN % 2 !== 0 || twoC % 2 !== 0) {
+    throw new Error(
+      `guideOutput: output has shape [${output.shape}]; expected [2n, 2C, ...] (cond then uncond, ε̂ then v)`,
+    );
+  }
+  const n = twoN / 2, block = output.size / twoN, half = block / 2;
+  const cond = sliceBatch(output, 0, n), uncond = sliceBatch(output, n, twoN);
+  const out = new Float32Array(n * block);
+  for (let b = 0; b < n; b++) {
+    const at = (t: Tensor, offset: number) =>
+      new Tensor(t.data.subarray(b * block + offset, b * block + offset + half), [half]);
+    out.set(classifierFreeGuidance(at(cond, 0), at(uncond, 0), scale).data, b * block);
+    out.set(at(cond, half).data, b * block + half);
+  }
+  return new Tensor(out, [n, twoC, ...rest]);
 }

@@ -187,3 +187,56 @@ export function sameShape(a: Tensor, aName: string, b: Tensor, bName: string): v
     throw new Error(`${bName}: expected the shape of ${aName} [${a.shape}], got [${b.shape}]`);
   }
 }
+
+/**
+ * Stacks tensors of the same trailing shape along the first (batch) axis.
+ *
+ * @throws if the tensors disagree on any dimension but the first.
+ *
+ * @example
+ * ```ts
+ * import { concatBatch, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const both = concatBatch([Tensor.from([1, 2], [1, 2]), Tensor.from([3, 4, 5, 6], [2, 2])]);
+ * assert.deepEqual(both.shape, [3, 2]);
+ * ```
+ */
+export function concatBatch(tensors: readonly Tensor[]): Tensor {
+  if (tensors.length === 0) throw new Error("concatBatch: tensors is empty; expected at least one tensor");
+  const rest = tensors[0].shape.slice(1);
+  let batch = 0;
+  for (const [i, t] of tensors.entries()) {
+    if (t.shape.length !== rest.length + 1 || t.shape.slice(1).some((n, d) => n !== rest[d])) {
+      throw new Error(`concatBatch: tensors[${i}] has shape [${t.shape}]; expected [N, ${rest}]`);
+    }
+    batch += t.shape[0];
+  }
+  const out = new Float32Array(tensors.reduce((n, t) => n + t.size, 0));
+  let offset = 0;
+  for (const t of tensors) {
+    out.set(t.data, offset);
+    offset += t.size;
+  }
+  return new Tensor(out, [batch, ...rest]);
+}
+
+/**
+ * Items `start` (inclusive) to `end` (exclusive) of the first axis, as a view (no copy).
+ *
+ * @example
+ * ```ts
+ * import { sliceBatch, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...sliceBatch(Tensor.from([1, 2, 3, 4], [4, 1]), 1, 3).data], [2, 3]);
+ * ```
+ */
+export function sliceBatch(tensor: Tensor, start: number, end: number): Tensor {
+  const [n] = tensor.shape;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > n || start > end) {
+    throw new Error(
+      `sliceBatch: range [${start}, ${end}) is outside the batch of ${n}; expected 0 <= start <= end <= ${n}`,
+    );
+  }
+  const per = n === 0 ? 0 : tensor.size / n;
+  return new Tensor(tensor.data.subarray(start * per, end * per), [end - start, ...tensor.shape.slice(1)]);
+}

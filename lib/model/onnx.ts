@@ -11,8 +11,56 @@ import { Tensor } from "../tensor.ts";
 /** The ONNX Runtime module itself, for the toolkit's model code. */
 export { ort };
 
+/**
+ * The session options the toolkit runs with, measured fastest on a 2-core machine by
+ * `deno run -A bench/session_options.ts`: one intra-op thread per core (1 thread: 1.5× slower on the emoji
+ * model), spinning worker threads (turning spinning off made a step 1.3–1.6× slower: the JavaScript work
+ * between steps is short, so waking sleeping threads costs more than it saves), every graph optimization
+ * (it folds the float16 weight casts at load time), and sequential execution (a DiT is one chain of ops).
+ *
+ * @param threads intra-op threads; defaults to the number of CPU cores.
+ */
+export function sessionOptions(threads = navigator.hardwareConcurrency): OrtSessionOptions {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+    extra: { session: { intra_op: { allow_spinning: "1" } } },
+  };
+}
+
+/**
+ * Opens an ONNX model with {@link sessionOptions}.
+ *
+ * @throws a one-line `Error` naming the file when it is missing, unreadable or not a valid model.
+ */
+export async function openSession(path: string): Promise<OrtSession> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    throw new Error(`${path}: cannot read the ONNX model (${(error as Error).message.split("\n")[0]})`);
+  }
+  try {
+    return await ort.InferenceSession.create(bytes, sessionOptions());
+  } catch (error) {
+    throw new Error(
+      `${path}: not a valid ONNX model, perhaps truncated or corrupt (${
+        (error as Error).message.split("\n")[0]
+      })`,
+    );
+  }
+}
+
 /** ONNX Runtime's tensor class, what `session.run` takes and returns. */
 export type OrtTensor = ort.Tensor;
+
+/** An ONNX Runtime session: one loaded model. */
+export type OrtSession = ort.InferenceSession;
+
+/** The options an ONNX Runtime session is created with. */
+export type OrtSessionOptions = ort.InferenceSession.SessionOptions;
 
 /**
  * Wraps a {@link Tensor} as an `ort.Tensor` for `session.run` (no copy: both

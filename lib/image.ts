@@ -1,0 +1,152 @@
+/**
+ * From image tensors to files: PNG images, grids and animations, encoded by `sharp`.
+ *
+ * Images are `[N, C, H, W]` tensors with values in [-1, 1] (what the VAE decodes), C = 1 (grey) or 3 (RGB);
+ * a pixel becomes `round((v + 1)·127.5)`, clipped to 0…255, as torchvision's `save_image` does for the reference.
+ *
+ * @module
+ */
+import sharp from "sharp";
+import { dims, type Tensor } from "./tensor.ts";
+
+/** Options of {@link gridPng}. */
+export interface GridOptions {
+  /** Images per row (default: the smallest count that makes the grid at least as wide as tall). */
+  columns?: number;
+  /** Pixels between images (default 2). */
+  padding?: number;
+  /** The padding's grey level, 0…255 (default 255, white). */
+  background?: number;
+}
+
+/**
+ * Image `i` of a batch as 8-bit pixels, height × width × channels.
+ *
+ * @example
+ * ```ts
+ * import { Tensor, toPixels } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const images = Tensor.from([-1, 0, 1, 2], [1, 1, 2, 2]);
+ * assert.deepEqual([...toPixels(images, 0)], [0, 128, 255, 255]);
+ * ```
+ */
+export function toPixels(images: Tensor, i: number): Uint8Array {
+  const [N, C, H, W] = dims(images, 4, "toPixels: images", "[N, C, H, W]");
+  if (C !== 1 && C !== 3) {
+    throw new Error(`toPixels: images have ${C} channels; expected 1 (grey) or 3 (RGB)`);
+  }
+  if (!Number.isInteger(i) || i < 0 || i >= N) throw new Error(`toPixels: index ${i}; expected 0 … ${N - 1}`);
+  const pixels = new Uint8Array(H * W * C);
+  for (let c = 0; c < C; c++) {
+    for (let p = 0; p < H * W; p++) {
+      // Uint8ClampedArray-style rounding and clipping, written out
+      const v = Math.round((images.data[((i * C + c) * H * W) + p] + 1) * 127.5);
+      pixels[p * C + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  return pixels;
+}
+
+/**
+ * Image `i` of a batch as PNG bytes.
+ *
+ * @example
+ * ```ts
+ * import { Tensor, toPng } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const png = await toPng(Tensor.zeros([1, 3, 8, 8]), 0);
+ * assert.deepEqual([...png.subarray(1, 4)], [80, 78, 71]); // "PNG"
+ * ```
+ */
+export async function toPng(images: Tensor, i: number): Promise<Uint8Array> {
+  const [, C, H, W] = images.shape;
+  return await encodePng(toPixels(images, i), W, H, C);
+}
+
+/**
+ * All images of a batch side by side in one PNG.
+ *
+ * @example
+ * ```ts
+ * import { gridPng, Tensor } from "@dit/toolkit";
+ * import sharp from "sharp";
+ * import assert from "node:assert/strict";
+ * const png = await gridPng(Tensor.zeros([6, 1, 8, 8]), { columns: 3, padding: 1 });
+ * const { width, height } = await sharp(png).metadata();
+ * assert.deepEqual([width, height], [3 * 8 + 2, 2 * 8 + 1]);
+ * ```
+ */
+export async function gridPng(images: Tensor, options: GridOptions = {}): Promise<Uint8Array> {
+  const grid = gridPixels(images, options);
+  return await encodePng(grid.pixels, grid.width, grid.height, grid.channels);
+}
+
+/** The pixels of a grid of the batch: height × width × channels bytes. */
+function gridPixels(images: Tensor, options: GridOptions) {
+  const [N, C, H, W] = dims(images, 4, "grid: images", "[N, C, H, W]");
+  const columns = options.columns ?? Math.ceil(Math.sqrt(N));
+  const { padding = 2, background = 255 } = options;
+  if (!Number.isInteger(columns) || columns < 1) {
+    throw new Error(`grid: columns is ${columns}; expected an integer >= 1`);
+  }
+  const rows = Math.ceil(N / columns);
+  const width = columns * W + (columns - 1) * padding, height = rows * H + (rows - 1) * padding;
+  const pixels = new Uint8Array(width * height * C).fill(background);
+  for (let i = 0; i < N; i++) {
+    const image = toPixels(images, i);
+    const top = Math.floor(i / columns) * (H + padding), left = (i % columns) * (W + padding);
+    for (let y = 0; y < H; y++) {
+      pixels.set(image.subarray(y * W * C, (y + 1) * W * C), ((top + y) * width + left) * C);
+    }
+  }
+  return { pixels, width, height, channels: C };
+}
+
+/**
+ * An animation from frames (e.g. x̂0 at every sampling step, each frame a grid of the batch), as GIF or WebP.
+ *
+ * @param frames one `[N, C, H, W]` tensor per frame, all of one shape.
+ * @param format `"gif"` or `"webp"`.
+ * @param delayMs how long each frame shows; the last one is held 1 s.
+ *
+ * @example
+ * ```ts
+ * import { animation, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const gif = await animation([Tensor.zeros([2, 3, 8, 8]), Tensor.zeros([2, 3, 8, 8])], "gif");
+ * assert.equal(new TextDecoder().decode(gif.subarray(0, 3)), "GIF");
+ * ```
+ */
+export async function animation(
+  frames: readonly Tensor[],
+  format: "gif" | "webp",
+  options: GridOptions & { delayMs?: number } = {},
+): Promise<Uint8Array> {
+  if (frames.length === 0) throw new Error("animation: frames is empty; expected at least one frame");
+  const grids = frames.map((frame) => gridPixels(frame, options));
+  const { width, height, channels } = grids[0];
+  const stacked = new Uint8Array(grids.reduce((n, g) => n + g.pixels.length, 0));
+  grids.forEach((g, i) => stacked.set(g.pixels, i * g.pixels.length));
+  const delay = frames.map((_, i) => (i === frames.length - 1 ? 1000 : options.delayMs ?? 80));
+  // animated output takes the frames stacked vertically, one page each
+  const image = sharp(stacked, {
+    raw: { width, height: height * frames.length, channels: channels as 1 | 3, pageHeight: height },
+  });
+  const out = format === "gif"
+    ? image.gif({ delay, loop: 0 })
+    : image.webp({ delay, loop: 0, lossless: true });
+  return new Uint8Array(await out.toBuffer());
+}
+
+async function encodePng(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+): Promise<Uint8Array> {
+  const image = sharp(pixels, { raw: { width, height, channels: channels as 1 | 3 } });
+  const png = await (channels === 1 ? image.toColourspace("b-w") : image)
+    .png({ compressionLevel: 9, adaptiveFiltering: false })
+    .toBuffer();
+  return new Uint8Array(png);
+}
