@@ -52,7 +52,7 @@ function parseFlags(args: string[]): Flags | "help" {
   let values;
   try {
     ({ values } = parseArgs({
-      args,
+      args: joinNegativeValues(args),
       strict: true,
       allowPositionals: false,
       options: {
@@ -97,6 +97,16 @@ function parseFlags(args: string[]): Flags | "help" {
     gif: values.gif,
     force: values.force,
   };
+}
+
+/** parseArgs reads "--cfg -1" as a flag without its value; join such pairs ("--cfg=-1") so our checks see -1. */
+function joinNegativeValues(args: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (/^--[a-z]+$/.test(args[i]) && /^-\d/.test(args[i + 1] ?? "")) joined.push(`${args[i]}=${args[++i]}`);
+    else joined.push(args[i]);
+  }
+  return joined;
 }
 
 /** The output folder: --out as given, else the first free out/MODEL, out/MODEL-2, … */

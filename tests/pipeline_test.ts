@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { fromOrtTensor, openSession, toOrtTensor } from "../lib/model/onnx.ts";
+import { loadDiT, MODELS_DIR } from "../lib/pipeline.ts";
+
+Deno.test("digits: one sample per class, and the shipped classifier reads (almost) every one as asked", async () => {
+  const dit = await loadDiT("digits");
+  const classes = dit.card.classes.map((c) => c.name);
+  const { images, labels } = await dit.sample({ classes, steps: 25, guidanceScale: 4, seed: 0 });
+  const classifier = await openSession(`${dit.dir}/${dit.card.files.classifier}`);
+  const logits = fromOrtTensor((await classifier.run({ image: toOrtTensor(images!) })).logits);
+  const K = classes.length;
+  const predicted = labels.map((_, i) => {
+    const row = [...logits.data.subarray(i * K, (i + 1) * K)];
+    return row.indexOf(Math.max(...row));
+  });
+  const right = predicted.filter((p, i) => p === labels[i]).length;
+  assert.ok(right >= 9, `the classifier read ${right} of 10 digits as asked: ${predicted}`);
+  await classifier.release();
+  await dit.close();
+});
+
+Deno.test("same seed and options, same latents; another seed, other latents; batching splits the work", async () => {
+  const dit = await loadDiT("digits");
+  const options = { classes: [1, 2, 3], steps: 5, seed: 7, decode: false };
+  const a = await dit.sample(options), b = await dit.sample(options);
+  assert.deepEqual(a.latents.data, b.latents.data);
+  assert.equal(a.images, undefined);
+  const c = await dit.sample({ ...options, seed: 8 });
+  assert.notDeepEqual(a.latents.data, c.latents.data);
+  const batched: number[] = [];
+  await dit.sample({
+    ...options,
+    batchSize: 2,
+    onStep: (s) => void (s.step === 1 && batched.push(s.xt.shape[0])),
+  });
+  assert.deepEqual(batched, [2, 1]);
+  await dit.close();
+});
+
+Deno.test("encode ∘ decode gives back a decoded sample (the VAE round trip)", async () => {
+  const dit = await loadDiT("digits");
+  const { images } = await dit.sample({ classes: [0, 8], steps: 10, seed: 3 });
+  const again = await dit.decode(await dit.encode(images!));
+  let mse = 0;
+  images!.data.forEach((v, i) => (mse += ((v - again.data[i]) / 2) ** 2));
+  const psnr = 10 * Math.log10(1 / (mse / images!.size));
+  assert.ok(psnr > 25, `round-trip PSNR ${psnr.toFixed(1)} dB`);
+  await dit.close();
+});
+
+Deno.test("classes by name or id; unknown classes and bad options are rejected by name", async () => {
+  const dit = await loadDiT("emoji");
+  assert.equal(dit.classId("Food & Drink"), 3);
+  assert.equal(dit.classId(8), 8);
+  assert.equal(dit.classId("8"), 8);
+  assert.throws(
+    () => dit.classId("Cats"),
+    /unknown class "Cats" for emoji; expected an id 0-8 or one of: Smileys & Emotion/,
+  );
+  assert.throws(() => dit.classId(9), /unknown class "9"/);
+  await assert.rejects(
+    dit.sample({ classes: [0], steps: 0 }),
+    /steps is 0; expected an integer from 1 to 1000/,
+  );
+  await assert.rejects(
+    dit.sample({ classes: [0], guidanceScale: -1 }),
+    /guidanceScale is -1; expected a number >= 0/,
+  );
+  await assert.rejects(dit.sample({ classes: [] }), /classes is empty/);
+  await dit.close();
+});
+
+Deno.test("loadDiT names what is wrong: unknown model, missing or corrupt files, a card that disagrees", async () => {
+  await assert.rejects(
+    loadDiT("cats"),
+    /unknown model "cats"; expected one of digits, emoji or a folder holding card\.json/,
+  );
+  const dir = await Deno.makeTempDir({ prefix: "dit-model-" });
+  try {
+    await assert.rejects(loadDiT(dir), /card\.json: cannot read the model card/);
+    const card = JSON.parse(await Deno.readTextFile(`${MODELS_DIR}digits/card.json`));
+    await Deno.writeTextFile(`${dir}/card.json`, JSON.stringify(card));
+    await assert.rejects(loadDiT(dir), /dit\.onnx: cannot read the ONNX model/);
+    const onnx = await Deno.readFile(`${MODELS_DIR}digits/dit.onnx`);
+    await Deno.writeFile(`${dir}/dit.onnx`, onnx.subarray(0, onnx.length >> 1));
+    await assert.rejects(loadDiT(dir), /dit\.onnx: not a valid ONNX model, perhaps truncated or corrupt/);
+    await Deno.writeFile(`${dir}/dit.onnx`, onnx);
+    card.onnx["dit.onnx"].outputs[0].name = "eps";
+    await Deno.writeTextFile(`${dir}/card.json`, JSON.stringify(card));
+    await assert.rejects(loadDiT(dir), /dit\.onnx: outputs are \[out\]; the card expects \[eps\]/);
+    await Deno.writeTextFile(`${dir}/card.json`, "{ not json");
+    await assert.rejects(loadDiT(dir), /card\.json: cannot read the model card/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
