@@ -19,6 +19,8 @@ export { patchify, unpatchify } from "./lib/patchify.ts";
 export { sincosPosEmbed1d, sincosPosEmbed2d } from "./lib/positional.ts";
 export { timestepEmbedding } from "./lib/timestep.ts";
 export { gatedResidual, layerNorm, modulate } from "./lib/adaln.ts";
+export { gelu, linear, silu } from "./lib/nn.ts";
+export { attention, type AttentionResult } from "./lib/attention.ts";
 export { betaSchedule, type ScheduleName, spaceTimesteps } from "./lib/schedule.ts";
 export {
   createDiffusion,
@@ -45,6 +47,23 @@ export {
 } from "./lib/pipeline.ts";
 export { animation, type GridOptions, gridPng, toPixels, toPng } from "./lib/image.ts";
 export {
+  type Displayable,
+  type Figure,
+  JUPYTER_DISPLAY,
+  plot,
+  showImage,
+  showImages,
+} from "./lib/display/jupyter.ts";
+export {
+  heatmap,
+  heatmapGrid,
+  type HeatmapOptions,
+  lines,
+  type Matrix,
+  rows,
+  slider,
+} from "./lib/display/figures.ts";
+export {
   fromOrtTensor,
   openSession,
   type OrtSession,
@@ -62,3 +81,11 @@ export {
   type ValueMetadata,
   type ValueSpec,
 } from "./lib/model/card.ts";
+export { readOnnxWeights } from "./lib/model/weights.ts";
+export {
+  type DiTBlockIntermediates,
+  ditForward,
+  type DiTIntermediates,
+  type GlassBox,
+  loadGlassBox,
+} from "./lib/model/reference.ts";

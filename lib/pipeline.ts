@@ -122,6 +122,15 @@ export class DiTPipeline {
   /**
    * The class id of a class name or id, as the card lists them.
    * @throws naming the unknown class and the accepted ones.
+   *
+   * @example
+   * ```ts
+   * import { loadDiT } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const dit = await loadDiT("emoji");
+   * assert.equal(dit.classId("Flags"), 8);
+   * await dit.close();
+   * ```
    */
   classId(nameOrId: string | number): number {
     const classes = this.card.classes;
@@ -137,7 +146,18 @@ export class DiTPipeline {
   }
 
   /**
-   * One DiT forward pass through ONNX Runtime: x_t `[B, 4, h, w]`, timesteps and labels → `[B, 8, h, w]`.
+   * One DiT forward pass through ONNX Runtime: x_t `[B, 4, h, w]`, timesteps and labels → `[B, 8, h, w]`
+   * (ε̂ then the variance interpolation v).
+   *
+   * @example
+   * ```ts
+   * import { loadDiT, SeededRandom } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const dit = await loadDiT("digits");
+   * const out = await dit.forward(new SeededRandom(0).randn([2, 4, 8, 8]), [999, 999], [3, dit.card.nullClassId]);
+   * assert.deepEqual(out.shape, [2, 8, 8, 8]);
+   * await dit.close();
+   * ```
    */
   async forward(x: Tensor, t: readonly number[], y: readonly number[]): Promise<Tensor> {
     const int64 = (v: readonly number[]) =>
@@ -146,7 +166,19 @@ export class DiTPipeline {
     return fromOrtTensor(result.out);
   }
 
-  /** Decodes DiT latents to images in [-1, 1]: the VAE decoder applied to latents ÷ scale factor. */
+  /**
+   * Decodes DiT latents to images in [-1, 1]: the VAE decoder applied to latents ÷ scale factor.
+   *
+   * @example Pure noise decodes to an image-shaped mess
+   * ```ts
+   * import { loadDiT, SeededRandom } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const dit = await loadDiT("digits");
+   * const images = await dit.decode(new SeededRandom(0).randn([1, 4, 8, 8]));
+   * assert.deepEqual(images.shape, [1, 1, 32, 32]);
+   * await dit.close();
+   * ```
+   */
   async decode(latents: Tensor): Promise<Tensor> {
     this.#decoder ??= openChecked(this.dir, this.card, "vaeDecoder");
     const decoder = await this.#decoder;
@@ -155,7 +187,19 @@ export class DiTPipeline {
     return fromOrtTensor((await decoder.run({ latent: toOrtTensor(unscaled) })).image);
   }
 
-  /** Encodes images in [-1, 1] to DiT latents: the VAE posterior mean × scale factor. */
+  /**
+   * Encodes images in [-1, 1] to DiT latents: the VAE posterior mean × scale factor.
+   *
+   * @example
+   * ```ts
+   * import { loadDiT, Tensor } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const dit = await loadDiT("emoji");
+   * const white = Tensor.from(new Array(3 * 64 * 64).fill(1), [1, 3, 64, 64]);
+   * assert.deepEqual((await dit.encode(white)).shape, [1, 4, 16, 16]);
+   * await dit.close();
+   * ```
+   */
   async encode(images: Tensor): Promise<Tensor> {
     this.#encoder ??= openChecked(this.dir, this.card, "vaeEncoder");
     const encoder = await this.#encoder;
@@ -168,6 +212,25 @@ export class DiTPipeline {
    * Samples one image per entry of `classes`.
    *
    * @throws naming the bad option (unknown class, steps outside 1…1000, …), or the signal's reason when aborted.
+   *
+   * @example Two emoji of food, with a look at every step's x̂0
+   * ```ts
+   * import { loadDiT, type Tensor } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const dit = await loadDiT("emoji");
+   * const predictions: Tensor[] = [];
+   * const { images } = await dit.sample({
+   *   classes: ["Food & Drink", "Food & Drink"],
+   *   guidanceScale: 4,
+   *   steps: 5,
+   *   sampler: "ddim",
+   *   seed: 0,
+   *   onStep: ({ predXstart }) => void predictions.push(predXstart),
+   * });
+   * assert.deepEqual(images!.shape, [2, 3, 64, 64]);
+   * assert.equal(predictions.length, 5);
+   * await dit.close();
+   * ```
    */
   async sample(options: SampleOptions): Promise<SampleResult> {
     const {

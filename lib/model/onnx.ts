@@ -19,6 +19,13 @@ export { ort };
  * (it folds the float16 weight casts at load time), and sequential execution (a DiT is one chain of ops).
  *
  * @param threads intra-op threads; defaults to the number of CPU cores.
+ *
+ * @example
+ * ```ts
+ * import { sessionOptions } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * assert.equal(sessionOptions(1).intraOpNumThreads, 1);
+ * ```
  */
 export function sessionOptions(threads = navigator.hardwareConcurrency): OrtSessionOptions {
   return {
@@ -34,6 +41,15 @@ export function sessionOptions(threads = navigator.hardwareConcurrency): OrtSess
  * Opens an ONNX model with {@link sessionOptions}.
  *
  * @throws a one-line `Error` naming the file when it is missing, unreadable or not a valid model.
+ *
+ * @example
+ * ```ts
+ * import { openSession } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const session = await openSession(new URL("../../models/digits/dit.onnx", import.meta.url).pathname);
+ * assert.deepEqual(session.inputNames, ["x", "t", "y"]);
+ * await session.release();
+ * ```
  */
 export async function openSession(path: string): Promise<OrtSession> {
   let bytes: Uint8Array;

@@ -1,0 +1,116 @@
+/**
+ * Display objects for the Deno Jupyter kernel: anything with a `Symbol.for("Jupyter.display")` method renders
+ * as a rich output when it is a cell's value (or passed to `Deno.jupyter.display`). They are plain objects, so
+ * library code that makes them runs outside a notebook too.
+ *
+ * - {@link plot}: a Plotly figure, as `application/vnd.plotly.v1+json` (JupyterLab with its Plotly renderer)
+ *   plus a `text/html` fallback that works offline, in classic Notebook, and in `nbconvert --to html` exports.
+ *   plotly.js (from `npm:plotly.js-dist-min`) is embedded in the first figure's HTML only: one kernel runs one
+ *   notebook, and later figures find it loaded.
+ * - {@link showImage} / {@link showImages}: pictures as `image/png`, small ones enlarged with crisp pixels.
+ *
+ * @module
+ */
+import { createRequire } from "node:module";
+import sharp from "sharp";
+import { type GridOptions, gridPng } from "../image.ts";
+import type { Tensor } from "../tensor.ts";
+
+/** The symbol the Deno kernel looks for. */
+export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
+
+/** Something a notebook cell can show: it returns a MIME bundle. */
+export interface Displayable {
+  /** The MIME bundle: MIME type → data. */
+  [JUPYTER_DISPLAY](): Record<string, unknown>;
+}
+
+/** A Plotly figure: traces, layout, and optionally animation frames (see plotly.js's docs). */
+export interface Figure {
+  /** The traces. */
+  data: Record<string, unknown>[];
+  /** The layout: titles, axes, sliders… */
+  layout?: Record<string, unknown>;
+}
+
+let plotlyEmbedded = false;
+let figureCount = 0;
+
+/**
+ * A Plotly figure as a notebook output.
+ *
+ * @example
+ * ```ts
+ * import { JUPYTER_DISPLAY, plot } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const bundle = plot({ data: [{ type: "scatter", y: [1, 3, 2] }] })[JUPYTER_DISPLAY]();
+ * assert.ok("application/vnd.plotly.v1+json" in bundle && "text/html" in bundle);
+ * ```
+ */
+export function plot(figure: Figure): Displayable & { figure: Figure } {
+  return {
+    figure,
+    [JUPYTER_DISPLAY]() {
+      const id = `dit-plot-${Date.now().toString(36)}-${figureCount++}`;
+      const json = JSON.stringify({ data: figure.data, layout: figure.layout ?? {} });
+      // plotly.js is a UMD bundle: hide the AMD and CommonJS loaders (classic Notebook has RequireJS) so it
+      // defines window.Plotly
+      const library = plotlyEmbedded
+        ? ""
+        : `<script>(function (define, module, exports) {\n${plotlyJs()}\n})();</script>`;
+      plotlyEmbedded = true;
+      return {
+        "application/vnd.plotly.v1+json": { data: figure.data, layout: figure.layout ?? {} },
+        "text/html": `${library}<div id="${id}"></div>` +
+          `<script>(function () { const f = ${json}; Plotly.newPlot("${id}", f.data, f.layout, { responsive: true }); })();</script>`,
+        "text/plain": `Plotly figure: ${figure.data.length} trace(s)`,
+      };
+    },
+  };
+}
+
+function plotlyJs(): string {
+  const path = createRequire(import.meta.url).resolve("plotly.js-dist-min/plotly.min.js");
+  return Deno.readTextFileSync(path).replaceAll("</script>", "<\\/script>");
+}
+
+/**
+ * PNG bytes as a notebook output, enlarged (nearest neighbour, so pixels stay crisp) to at least `minWidth`.
+ *
+ * @example
+ * ```ts
+ * import { JUPYTER_DISPLAY, showImage, Tensor, toPng } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const shown = await showImage(await toPng(Tensor.zeros([1, 3, 8, 8]), 0));
+ * assert.equal(typeof shown[JUPYTER_DISPLAY]()["image/png"], "string");
+ * ```
+ */
+export async function showImage(png: Uint8Array, minWidth = 256): Promise<Displayable> {
+  const { width = 1 } = await sharp(png).metadata();
+  const factor = Math.max(1, Math.ceil(minWidth / width));
+  const bytes = factor === 1
+    ? png
+    : await sharp(png).resize({ width: width * factor, kernel: "nearest" }).png().toBuffer();
+  const base64 = btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
+  return {
+    [JUPYTER_DISPLAY]: () => ({ "image/png": base64, "text/plain": `image ${width * factor} px wide` }),
+  };
+}
+
+/**
+ * A batch of images (`[N, C, H, W]` in [-1, 1]) as one grid output.
+ *
+ * @example
+ * ```ts
+ * import { JUPYTER_DISPLAY, SeededRandom, showImages } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const shown = await showImages(new SeededRandom(0).randn([4, 1, 8, 8]), { columns: 4 });
+ * assert.ok("image/png" in shown[JUPYTER_DISPLAY]());
+ * ```
+ */
+export async function showImages(
+  images: Tensor,
+  options: GridOptions & { minWidth?: number } = {},
+): Promise<Displayable> {
+  return await showImage(await gridPng(images, options), options.minWidth ?? 512);
+}

@@ -1,0 +1,101 @@
+/**
+ * The weights inside an ONNX file, read without ONNX Runtime: every
+ * initializer of the graph, by name, as a float32 {@link Tensor}.
+ *
+ * Our `dit.onnx` files are exported so that each initializer keeps its PyTorch
+ * parameter name (`blocks.3.attn.qkv.weight`), which is what lets the glass box
+ * (`reference.ts`) find them. To halve the files, large weights are stored as
+ * float16 and cast back to float32 inside the graph; float16 → float32 is
+ * exact, so the tensors read here are exactly the numbers ONNX Runtime computes with.
+ *
+ * @module
+ */
+import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
+import { Tensor } from "../tensor.ts";
+
+const { onnx } = onnxProto; // (a CommonJS module: its namespace comes as the default export)
+
+/** ONNX `TensorProto.DataType` codes of the element types we read. */
+const FLOAT = 1, FLOAT16 = 10;
+
+/**
+ * Reads every initializer of an ONNX model as a float32 tensor, keyed by its
+ * name in the graph, with its stored shape.
+ *
+ * @param path the `.onnx` file.
+ * @throws `"<path>: cannot read the ONNX model (…)"` if the file cannot be read;
+ *   `"<path>: not a valid ONNX model (…)"` if it does not decode (corrupt,
+ *   truncated) or holds an initializer that is not float32 or float16.
+ *
+ * @example The digits DiT's weights, by their PyTorch names
+ * ```ts
+ * import { readOnnxWeights } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const weights = readOnnxWeights(new URL("../../models/digits/dit.onnx", import.meta.url).pathname);
+ * assert.deepEqual(weights.get("blocks.0.attn.qkv.weight")?.shape, [576, 192]); // [3·D, D]
+ * assert.deepEqual(weights.get("pos_embed")?.shape, [1, 64, 192]); // 8×8 tokens of D = 192
+ * ```
+ */
+export function readOnnxWeights(path: string): Map<string, Tensor> {
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (error) {
+    throw new Error(`${path}: cannot read the ONNX model (${(error as Error).message})`);
+  }
+  try {
+    const model = onnx.ModelProto.decode(bytes);
+    // Protobuf fields are all optional, so some garbage decodes without error; a model has a graph and opsets.
+    if (!model.graph || model.opsetImport.length === 0) {
+      throw new Error("no graph or no opset: not an ONNX ModelProto");
+    }
+    return new Map((model.graph.initializer ?? []).map((init) => [init.name ?? "", toTensor(init)]));
+  } catch (error) {
+    throw new Error(`${path}: not a valid ONNX model (${(error as Error).message})`);
+  }
+}
+
+/** One initializer's values as float32, from whichever field the writer filled. */
+function toTensor(init: OnnxTypes.ITensorProto): Tensor {
+  const shape = (init.dims ?? []).map((d) => (typeof d === "number" ? d : d.toNumber()));
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (init.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
+    throw new Error(`initializer ${init.name} is stored in an external file; expected it inside the model`);
+  }
+  const raw = init.rawData ?? new Uint8Array(); // little-endian, whatever the machine
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const fromRaw = (bytesPerValue: number, read: (offset: number) => number) => {
+    if (raw.length !== size * bytesPerValue) {
+      throw new Error(
+        `initializer ${init.name} has ${raw.length} bytes; its shape [${shape}] needs ${
+          size * bytesPerValue
+        }`,
+      );
+    }
+    const values = new Float32Array(size);
+    for (let i = 0; i < size; i++) values[i] = read(i * bytesPerValue);
+    return values;
+  };
+  let values: Float32Array;
+  if (init.dataType === FLOAT) {
+    values = raw.length > 0
+      ? fromRaw(4, (at) => view.getFloat32(at, true))
+      : Float32Array.from(init.floatData ?? []);
+  } else if (init.dataType === FLOAT16) {
+    // float16 comes as raw bytes or as its bit patterns, one per int32_data entry; every float16 is exactly a
+    // float32, so this conversion loses nothing
+    values = raw.length > 0
+      ? fromRaw(2, (at) => view.getFloat16(at, true))
+      : Float32Array.from(new Float16Array(Uint16Array.from(init.int32Data ?? []).buffer));
+  } else {
+    throw new Error(
+      `initializer ${init.name} has data type ${init.dataType}; expected float32 (${FLOAT}) or float16 (${FLOAT16})`,
+    );
+  }
+  if (values.length !== size) {
+    throw new Error(
+      `initializer ${init.name} holds ${values.length} values; its shape [${shape}] needs ${size}`,
+    );
+  }
+  return new Tensor(values, shape);
+}
