@@ -45,7 +45,7 @@ export {
   type SampleOptions,
   type SampleResult,
 } from "./lib/pipeline.ts";
-export { animation, type GridOptions, gridPng, toPixels, toPng } from "./lib/image.ts";
+export { animation, type GridOptions, gridPng, readImage, toPixels, toPng } from "./lib/image.ts";
 export {
   type Displayable,
   type Figure,

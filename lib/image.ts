@@ -7,7 +7,7 @@
  * @module
  */
 import sharp from "sharp";
-import { dims, type Tensor } from "./tensor.ts";
+import { dims, Tensor } from "./tensor.ts";
 
 /** Options of {@link gridPng}. */
 export interface GridOptions {
@@ -136,6 +136,34 @@ export async function animation(
     ? image.gif({ delay, loop: 0 })
     : image.webp({ delay, loop: 0, lossless: true });
   return new Uint8Array(await out.toBuffer());
+}
+
+/**
+ * Reads an image (PNG, JPEG, … anything sharp decodes; bytes or a path) as a `[1, C, H, W]` tensor in
+ * [-1, 1], with C = 1 (grey) or 3 (RGB, alpha composited on white).
+ *
+ * @example
+ * ```ts
+ * import { readImage } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const seven = await readImage(new URL("../notebooks/assets/digits-7.png", import.meta.url).pathname, 1);
+ * assert.deepEqual(seven.shape, [1, 1, 32, 32]);
+ * ```
+ */
+export async function readImage(input: string | Uint8Array, channels: 1 | 3): Promise<Tensor> {
+  let image = sharp(input).flatten({ background: "#ffffff" });
+  image = channels === 1 ? image.toColourspace("b-w") : image.toColourspace("srgb");
+  const { data, info } = await image.raw().toBuffer({ resolveWithObject: true }).catch((error) => {
+    throw new Error(
+      `readImage: cannot decode ${typeof input === "string" ? input : "the bytes"} (${error.message})`,
+    );
+  });
+  const { width: W, height: H } = info;
+  const out = new Float32Array(channels * H * W);
+  for (let p = 0; p < H * W; p++) {
+    for (let c = 0; c < channels; c++) out[c * H * W + p] = data[p * info.channels + c] / 127.5 - 1;
+  }
+  return new Tensor(out, [1, channels, H, W]);
 }
 
 async function encodePng(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import sharp from "sharp";
-import { animation, gridPng, toPixels, toPng } from "../lib/image.ts";
+import { animation, gridPng, readImage, toPixels, toPng } from "../lib/image.ts";
 import { SeededRandom } from "../lib/random.ts";
 import { Tensor } from "../lib/tensor.ts";
 
@@ -52,4 +52,12 @@ Deno.test("animation writes one frame per tensor, as GIF or WebP", async () => {
     assert.equal(meta.delay?.at(-1), 1000);
   }
   await assert.rejects(animation([], "gif"), /frames is empty/);
+});
+
+Deno.test("readImage gives back what toPng wrote, and names undecodable input", async () => {
+  const images = new SeededRandom(4).randn([1, 3, 5, 7]);
+  const back = await readImage(await toPng(images, 0), 3);
+  assert.deepEqual(back.shape, [1, 3, 5, 7]);
+  assert.deepEqual(toPixels(back, 0), toPixels(images, 0));
+  await assert.rejects(readImage(new Uint8Array([1, 2, 3]), 3), /readImage: cannot decode the bytes/);
 });
