@@ -153,6 +153,9 @@ export function ditForward(
     }
     return weight;
   };
+  // a named nn.Linear: its weight [out, in] and bias [out], applied to x
+  const dense = (name: string, x: Tensor, outDim: number, inDim: number) =>
+    linear(x, param(`${name}.weight`, [outDim, inDim]), param(`${name}.bias`, [outDim]));
 
   // x_embedder: each p×p patch becomes one token of D features
   const patchTokens = linear(
@@ -166,14 +169,11 @@ export function ditForward(
   const tokens = add(patchTokens, posEmbed);
 
   // t_embedder: sinusoidal features of t, then Linear → SiLU → Linear
-  const tEmbedding = linear(
-    silu(linear(
-      timestepEmbedding(t, frequencyEmbeddingSize),
-      param("t_embedder.mlp.0.weight", [D, frequencyEmbeddingSize]),
-      param("t_embedder.mlp.0.bias", [D]),
-    )),
-    param("t_embedder.mlp.2.weight", [D, D]),
-    param("t_embedder.mlp.2.bias", [D]),
+  const tEmbedding = dense(
+    "t_embedder.mlp.2",
+    silu(dense("t_embedder.mlp.0", timestepEmbedding(t, frequencyEmbeddingSize), D, frequencyEmbeddingSize)),
+    D,
+    D,
   );
   const yEmbedding = labelEmbedding(
     param("y_embedder.embedding_table.weight", [numClasses + 1, D]),
@@ -191,11 +191,7 @@ export function ditForward(
     // x = x + gate_mlp · MLP(modulate(norm2(x), shift_mlp, scale_mlp))
     const block = (name: string, shape: number[]) => param(`blocks.${i}.${name}`, shape);
     const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = chunk(
-      linear(
-        siluC,
-        block("adaLN_modulation.1.weight", [6 * D, D]),
-        block("adaLN_modulation.1.bias", [6 * D]),
-      ),
+      dense(`blocks.${i}.adaLN_modulation.1`, siluC, 6 * D, D),
       6,
     );
     const attn = attention(
@@ -207,15 +203,13 @@ export function ditForward(
       numHeads,
     );
     h = gatedResidual(h, gateMsa, attn.output);
-    const mlp = linear(
-      gelu(linear(
-        modulate(layerNorm(h, LAYER_NORM_EPS), shiftMlp, scaleMlp),
-        block("mlp.fc1.weight", [mlpHidden, D]),
-        block("mlp.fc1.bias", [mlpHidden]),
-      )),
-      block("mlp.fc2.weight", [D, mlpHidden]),
-      block("mlp.fc2.bias", [D]),
+    const hidden = dense(
+      `blocks.${i}.mlp.fc1`,
+      modulate(layerNorm(h, LAYER_NORM_EPS), shiftMlp, scaleMlp),
+      mlpHidden,
+      D,
     );
+    const mlp = dense(`blocks.${i}.mlp.fc2`, gelu(hidden), D, mlpHidden);
     h = gatedResidual(h, gateMlp, mlp);
     blocks.push({
       shiftMsa,
@@ -230,18 +224,12 @@ export function ditForward(
   }
 
   // final_layer: modulated LayerNorm, then each token to its patch of [ε̂ | v]
-  const [finalShift, finalScale] = chunk(
-    linear(
-      siluC,
-      param("final_layer.adaLN_modulation.1.weight", [2 * D, D]),
-      param("final_layer.adaLN_modulation.1.bias", [2 * D]),
-    ),
-    2,
-  );
-  const finalTokens = linear(
+  const [finalShift, finalScale] = chunk(dense("final_layer.adaLN_modulation.1", siluC, 2 * D, D), 2);
+  const finalTokens = dense(
+    "final_layer.linear",
     modulate(layerNorm(h, LAYER_NORM_EPS), finalShift, finalScale),
-    param("final_layer.linear.weight", [p * p * outChannels, D]),
-    param("final_layer.linear.bias", [p * p * outChannels]),
+    p * p * outChannels,
+    D,
   );
   const out = unpatchify(finalTokens, p, outChannels);
   return { patchTokens, tokens, tEmbedding, yEmbedding, c, blocks, finalShift, finalScale, finalTokens, out };
