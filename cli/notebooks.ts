@@ -2,8 +2,9 @@
  * `deno task notebooks`: execute every notebook in `notebooks/` headless, as CI does, and keep the executed
  * copies and their HTML exports in `out/notebooks/` (git-ignored).
  *
- * Uses Jupyter's nbconvert with the Deno kernel of the Deno running this (installed with `deno jupyter
- * --install` first, so the kernel is never older than 2.9: older kernels report failing cells as success).
+ * Uses Jupyter's nbclient (cli/execute_notebook.py) with the Deno kernel of the Deno running this (installed
+ * with `deno jupyter --install --force` first, so the kernel is never older than 2.9: older kernels report
+ * failing cells as success).
  * A cell that throws fails its notebook, and the task exits non-zero.
  *
  * @module
@@ -34,61 +35,47 @@ async function run(command: string, args: string[]): Promise<{ ok: boolean; outp
   }
 }
 
-/** Whether `jupyter nbconvert` is installed. */
-export async function hasJupyter(): Promise<boolean> {
-  return (await run("jupyter", ["nbconvert", "--version"])).ok;
+/** A python3 with Jupyter's nbclient and nbconvert: python3 on PATH, else Debian's /usr/bin/python3. */
+export async function jupyterPython(): Promise<string | null> {
+  for (const python of ["python3", "/usr/bin/python3"]) {
+    if ((await run(python, ["-c", "import nbclient, nbconvert"])).ok) return python;
+  }
+  return null;
 }
 
-/** Installs this Deno's Jupyter kernel (idempotent). */
+/** Installs this Deno's Jupyter kernel, replacing an older one (so it is never older than this Deno). */
 export async function installKernel(): Promise<void> {
-  const result = await run(Deno.execPath(), ["jupyter", "--install"]);
+  const result = await run(Deno.execPath(), ["jupyter", "--install", "--force"]);
   if (!result.ok) throw new Error(`deno jupyter --install failed: ${result.output.trim()}`);
 }
 
 /**
- * Executes one notebook and exports it to HTML; returns the seconds it took.
- * @throws with nbconvert's account of the failing cell.
+ * Executes one notebook and exports it to HTML (cli/execute_notebook.py); returns the seconds it took.
+ * @throws with the failing cell's error.
  */
-export async function executeNotebook(name: string, timeoutSeconds = 180): Promise<number> {
-  Deno.mkdirSync(OUT_DIR, { recursive: true });
+export async function executeNotebook(python: string, name: string): Promise<number> {
   const start = performance.now();
-  const executed = await run("jupyter", [
-    "nbconvert",
-    "--to",
-    "notebook",
-    "--execute",
-    `--ExecutePreprocessor.timeout=${timeoutSeconds}`,
-    "--ExecutePreprocessor.kernel_name=deno",
-    "--output-dir",
-    OUT_DIR,
-    `${NOTEBOOKS_DIR}${name}`,
-  ]);
-  if (!executed.ok) {
-    const lines = executed.output.trim().split("\n");
-    throw new Error(`${name} failed:\n${lines.slice(-25).join("\n")}`);
+  const script = new URL("./execute_notebook.py", import.meta.url).pathname;
+  const result = await run(python, [script, `${NOTEBOOKS_DIR}${name}`, OUT_DIR]);
+  if (!result.ok) {
+    throw new Error(`${name} failed:\n${result.output.trim().split("\n").slice(-25).join("\n")}`);
   }
-  const html = await run("jupyter", [
-    "nbconvert",
-    "--to",
-    "html",
-    "--output-dir",
-    OUT_DIR,
-    `${OUT_DIR}${name}`,
-  ]);
-  if (!html.ok) throw new Error(`${name}: HTML export failed: ${html.output.trim()}`);
   return (performance.now() - start) / 1000;
 }
 
 if (import.meta.main) {
-  if (!(await hasJupyter())) {
-    console.error(`notebooks: jupyter nbconvert is not installed; install it with: ${INSTALL}`);
+  const python = await jupyterPython();
+  if (!python) {
+    console.error(
+      `notebooks: Jupyter's nbclient and nbconvert are not installed; install them with: ${INSTALL}`,
+    );
     Deno.exit(1);
   }
   await installKernel();
   let failed = 0, total = 0;
   for (const name of listNotebooks()) {
     try {
-      const seconds = await executeNotebook(name);
+      const seconds = await executeNotebook(python, name);
       total += seconds;
       console.log(`ok      ${name}  ${seconds.toFixed(1)} s`);
     } catch (error) {

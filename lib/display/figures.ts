@@ -15,7 +15,7 @@ export type Matrix = readonly (readonly number[])[] | Tensor;
 export interface HeatmapOptions {
   /** The figure's title. */
   title?: string;
-  /** A Plotly colour scale name (default "RdBu" reversed for signed data, "Viridis" otherwise). */
+  /** A Plotly colour scale name (default "RdBu", blue to red, for signed data, "Viridis" otherwise). */
   colorscale?: string;
   /** The colour range; defaults to the data's, symmetric around 0 when the data has both signs. */
   zmin?: number;
@@ -45,8 +45,7 @@ function colourRange(all: number[][][], options: HeatmapOptions) {
   return {
     zmin: options.zmin ?? (signed ? -bound : min),
     zmax: options.zmax ?? (signed ? bound : max),
-    colorscale: options.colorscale ?? (signed ? "RdBu" : "Viridis"),
-    reversescale: !options.colorscale && signed,
+    colorscale: options.colorscale ?? (signed ? "RdBu" : "Viridis"), // plotly's RdBu: negative blue, positive red
   };
 }
 

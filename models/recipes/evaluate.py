@@ -79,6 +79,12 @@ def near_copies(samples, sample_labels, data):
     return count, thresholds
 
 
+def heldout_near_copies(data):
+    """The same near-copy count for held-out real images: what the rule flags in images nobody memorized."""
+    count, _ = near_copies(data.images[data.heldout], data.labels[data.heldout], data)
+    return {"count": count, "of": len(data.heldout)}
+
+
 def save_grid(images, rows, path):
     """Samples as a PNG grid, one row per class."""
     from PIL import Image
@@ -143,7 +149,9 @@ Quality ({q['samplesPerClass']} samples per class, {q['samplingSteps']} DDIM ste
 The classifier reads {q['classifierAccuracyOnHeldoutReal']:.1%} of held-out real images right; the Fréchet distance \
 between training and held-out real images is {q['frechetDistanceTrainVsHeldoutReal']}. A near-copy is a sample \
 closer (in pixels) to a training image of its class than the median distance from a training image to its nearest \
-other training image of that class. Everything else, including per-class accuracy, is in [card.json](card.json); \
+other training image of that class; by the same rule {q['nearCopiesOfHeldoutReal']['count']} of \
+{q['nearCopiesOfHeldoutReal']['of']} held-out real images count as near-copies, so only a rate well above that one \
+would point to memorization. Everything else, including per-class accuracy, is in [card.json](card.json); \
 [training.png](training.png) shows the loss curves. The recipe is in [../recipes](../recipes/README.md).
 """
     (folder / "README.md").write_text(text.replace("\\\n", ""))
@@ -155,10 +163,17 @@ def main():
     parser.add_argument("--out", help="the exported model folder (default models/NAME)")
     parser.add_argument("--samples-per-class", type=int, help="override, for smoke tests")
     parser.add_argument("--readme-only", action="store_true", help="only rewrite README.md from the card")
+    parser.add_argument("--near-copy-baseline", action="store_true",
+                        help="only measure the near-copy rule on held-out real images (no model needed) into the card")
     args = parser.parse_args()
-    if args.readme_only:
-        folder = pathlib.Path(args.out) if args.out else REPO / "models" / args.data
-        write_readme(folder, json.loads((folder / "card.json").read_text()))
+    folder = pathlib.Path(args.out) if args.out else REPO / "models" / args.data
+    if args.readme_only or args.near_copy_baseline:
+        card = json.loads((folder / "card.json").read_text())
+        if args.near_copy_baseline:
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            card["quality"]["nearCopiesOfHeldoutReal"] = heldout_near_copies(Dataset(args.data, device))
+            write_card(folder, card)
+        write_readme(folder, card)
         return
     torch.backends.cuda.matmul.allow_tf32 = False  # measure the float32 model
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -197,6 +212,7 @@ def main():
         if guidance == GUIDANCE_SCALES[0]:
             save_grid(images[torch.cat([torch.nonzero(labels == c)[:12].squeeze(1) for c in range(num_classes)])],
                       num_classes, out / "samples.png")
+    quality["nearCopiesOfHeldoutReal"] = heldout_near_copies(data)
     # the floor a Fréchet distance can reach with this many images: held-out real vs training real
     _, train_features = classify(classifier, data.images[data.train])
     quality["frechetDistanceTrainVsHeldoutReal"] = round(frechet_distance(train_features, real_features), 3)
