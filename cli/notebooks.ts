@@ -10,12 +10,17 @@
  * @module
  */
 
+import { findPython } from "./python.ts";
+
 /** Where the executed notebooks and HTML exports go. */
 export const OUT_DIR: string = new URL("../out/notebooks/", import.meta.url).pathname;
 /** The notebooks, in order. */
 export const NOTEBOOKS_DIR: string = new URL("../notebooks/", import.meta.url).pathname;
 /** What installs Jupyter's side on Debian, as CI does. */
 export const INSTALL = "apt-get install -y jupyter-nbconvert python3-nbclient python3-ipykernel";
+
+/** The modules the notebook runner needs. */
+export const JUPYTER_MODULES = ["nbclient", "nbconvert"];
 
 /** The notebooks to run, sorted by name. */
 export function listNotebooks(): string[] {
@@ -33,14 +38,6 @@ async function run(command: string, args: string[]): Promise<{ ok: boolean; outp
   } catch (error) {
     return { ok: false, output: (error as Error).message };
   }
-}
-
-/** A python3 with Jupyter's nbclient and nbconvert: python3 on PATH, else Debian's /usr/bin/python3. */
-export async function jupyterPython(): Promise<string | null> {
-  for (const python of ["python3", "/usr/bin/python3"]) {
-    if ((await run(python, ["-c", "import nbclient, nbconvert"])).ok) return python;
-  }
-  return null;
 }
 
 /** Installs this Deno's Jupyter kernel, replacing an older one (so it is never older than this Deno). */
@@ -64,7 +61,7 @@ export async function executeNotebook(python: string, name: string): Promise<num
 }
 
 if (import.meta.main) {
-  const python = await jupyterPython();
+  const python = findPython(JUPYTER_MODULES);
   if (!python) {
     console.error(
       `notebooks: Jupyter's nbclient and nbconvert are not installed; install them with: ${INSTALL}`,

@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { checkSession, readCard } from "../lib/model/card.ts";
 import { fromOrtTensor, ort, toOrtTensor } from "../lib/model/onnx.ts";
 import { Tensor } from "../lib/tensor.ts";
-import { torchPython } from "./python.ts";
+import { pythonOrSkip, TORCH_INSTALL } from "../cli/python.ts";
 
-const python = torchPython("tests/export_test.ts");
+const python = pythonOrSkip("tests/export_test.ts", ["torch", "onnx"], TORCH_INSTALL);
 
 Deno.test({
   name: "a reference-layout DiT-S/2 checkpoint converts to ONNX that matches PyTorch within 1e-4",

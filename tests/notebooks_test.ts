@@ -3,17 +3,11 @@
  * Jupyter's nbclient these tests are skipped with a loud line (CI installs it and never skips).
  */
 import assert from "node:assert/strict";
-import { executeNotebook, INSTALL, installKernel, jupyterPython, listNotebooks } from "../cli/notebooks.ts";
+import { executeNotebook, INSTALL, installKernel, JUPYTER_MODULES, listNotebooks } from "../cli/notebooks.ts";
+import { pythonOrSkip } from "../cli/python.ts";
 
-const python = await jupyterPython();
-if (!python) {
-  const line =
-    `SKIPPED tests/notebooks_test.ts: Jupyter's nbclient not found, notebooks not executed. Install: ${INSTALL}`;
-  if (Deno.env.get("CI")) throw new Error(`${line} (CI must not skip)`);
-  console.error(`\n!!! ${line}\n`);
-} else {
-  await installKernel();
-}
+const python = pythonOrSkip("tests/notebooks_test.ts", JUPYTER_MODULES, INSTALL);
+if (python) await installKernel();
 
 Deno.test("the ten notebooks are there", () => assert.equal(listNotebooks().length, 10));
 

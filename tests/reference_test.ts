@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { assertAllClose } from "./assert.ts";
 import { FLOAT32, reference } from "./fixtures.ts";
-import { torchPython } from "./python.ts";
+import { pythonOrSkip, TORCH_INSTALL } from "../cli/python.ts";
 
 const SCRIPT = new URL("./reference/dit_reference.py", import.meta.url).pathname;
-const python = torchPython("tests/reference_test.ts");
+const python = pythonOrSkip("tests/reference_test.ts", ["torch", "onnx"], TORCH_INSTALL);
 
 Deno.test({
   name: "the stored fixtures are what the PyTorch reference script computes now",
