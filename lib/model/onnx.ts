@@ -12,11 +12,12 @@ import { Tensor } from "../tensor.ts";
 export { ort };
 
 /**
- * The session options the toolkit runs with, measured fastest on a 2-core machine by
- * `deno run -A bench/session_options.ts`: one intra-op thread per core (1 thread: 1.5× slower on the emoji
- * model), spinning worker threads (turning spinning off made a step 1.3–1.6× slower: the JavaScript work
- * between steps is short, so waking sleeping threads costs more than it saves), every graph optimization
- * (it folds the float16 weight casts at load time), and sequential execution (a DiT is one chain of ops).
+ * The session options the toolkit runs with, measured fastest on this project's 2-core machine by
+ * `deno run -A bench/session_options.ts` (one guided step at batch 16, each candidate alone, medians of 30):
+ * one intra-op thread per core (1 thread: 1.9× slower), worker threads that spin while waiting (spinning off:
+ * 1.2× slower; between two steps the JavaScript side needs only ~2 ms, less than waking a sleeping thread
+ * costs), every graph optimization (basic only: up to 1.15× slower; "all" also folds the float16 weight casts
+ * at load time), and sequential execution (a DiT is one chain of ops).
  *
  * @param threads intra-op threads; defaults to the number of CPU cores.
  *
