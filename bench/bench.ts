@@ -13,7 +13,8 @@
  */
 import { findPython, TORCH_INSTALL } from "../cli/python.ts";
 import { type ModelCard, readCard } from "../lib/model/card.ts";
-import { ort } from "../lib/model/onnx.ts";
+import onnxProto from "onnx-proto";
+import { ort, sessionOptions } from "../lib/model/onnx.ts";
 import { DEFAULT_MODEL, loadDiT, MODELS_DIR } from "../lib/pipeline.ts";
 import { SeededRandom } from "../lib/random.ts";
 
@@ -72,8 +73,7 @@ async function typescriptOverheadMs(dit: Awaited<ReturnType<typeof loadDiT>>, n:
 
 /** An ONNX model of `count` chained [1024×256]·[256×1024] and [1024×1024]·[1024×256] products. */
 async function matmulModel(count: number): Promise<{ session: ort.InferenceSession; flops: number }> {
-  const { default: onnxProto } = await import("onnx-proto");
-  const { onnx } = onnxProto;
+  const { onnx } = onnxProto; // (a CommonJS module: its namespace comes as the default export)
   const random = new SeededRandom(9);
   const weight = (name: string, dims: number[]) =>
     onnx.TensorProto.create({
@@ -106,7 +106,6 @@ async function matmulModel(count: number): Promise<{ session: ort.InferenceSessi
     graph: { name: "matmul-chain", node: nodes, initializer, input: [value("x")], output: [value(input)] },
   });
   const bytes = onnx.ModelProto.encode(model).finish();
-  const { sessionOptions } = await import("../lib/model/onnx.ts");
   return {
     session: await ort.InferenceSession.create(bytes, sessionOptions()),
     flops: count * 2 * 2 * 1024 * 256 * 1024,
