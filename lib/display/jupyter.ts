@@ -8,6 +8,8 @@
  *   plotly.js (from `npm:plotly.js-dist-min`) is embedded in the first figure's HTML only: one kernel runs one
  *   notebook, and later figures find it loaded.
  * - {@link showImage} / {@link showImages}: pictures as `image/png`, small ones enlarged with crisp pixels.
+ * - {@link showAnimation}: a GIF or WebP animation (from `animation()`), with an HTML `<img>` fallback.
+ * - {@link markdown}: text as `text/markdown`.
  *
  * @module
  */
@@ -113,4 +115,70 @@ export async function showImages(
   options: GridOptions & { minWidth?: number } = {},
 ): Promise<Displayable> {
   return await showImage(await gridPng(images, options), options.minWidth ?? 512);
+}
+
+/**
+ * Markdown text as a notebook output (`text/markdown`). Call it with a string, or use it as a tagged template
+ * (like `Deno.jupyter.md`).
+ *
+ * @example
+ * ```ts
+ * import { JUPYTER_DISPLAY, markdown } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const D = 192;
+ * assert.equal(markdown`D = **${D}**`[JUPYTER_DISPLAY]()["text/markdown"], "D = **192**");
+ * assert.equal(markdown("# title")[JUPYTER_DISPLAY]()["text/markdown"], "# title");
+ * ```
+ */
+export function markdown(text: string | TemplateStringsArray, ...values: unknown[]): Displayable & {
+  text: string;
+} {
+  const joined = typeof text === "string"
+    ? text
+    : text.reduce((all, part, i) => all + String(values[i - 1]) + part);
+  return {
+    text: joined,
+    [JUPYTER_DISPLAY]: () => ({ "text/markdown": joined, "text/plain": joined }),
+  };
+}
+
+/**
+ * An animation (GIF or WebP bytes, e.g. from `animation()`) as a notebook output, enlarged (nearest
+ * neighbour, frame by frame) to at least `minWidth`. The bundle holds `image/gif` (or `image/webp`) and a
+ * `text/html` `<img>` with the same data, since `nbconvert`'s HTML export ignores animated image types.
+ *
+ * @example
+ * ```ts
+ * import { animation, JUPYTER_DISPLAY, SeededRandom, showAnimation, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const gif = await animation([Tensor.zeros([1, 3, 8, 8]), new SeededRandom(0).randn([1, 3, 8, 8])], "gif");
+ * const bundle = (await showAnimation(gif, "gif"))[JUPYTER_DISPLAY]();
+ * assert.equal(typeof bundle["image/gif"], "string");
+ * assert.match(bundle["text/html"] as string, /^<img src="data:image\/gif;base64,/);
+ * ```
+ */
+export async function showAnimation(
+  bytes: Uint8Array,
+  format: "gif" | "webp",
+  options: { minWidth?: number } = {},
+): Promise<Displayable> {
+  const { width = 1, delay, loop = 0 } = await sharp(bytes).metadata();
+  const factor = Math.max(1, Math.ceil((options.minWidth ?? 256) / width));
+  let out = bytes;
+  if (factor > 1) {
+    const resized = sharp(bytes, { animated: true }).resize({ width: width * factor, kernel: "nearest" });
+    const encoded = format === "gif"
+      ? resized.gif({ delay, loop })
+      : resized.webp({ delay, loop, lossless: true });
+    out = new Uint8Array(await encoded.toBuffer());
+  }
+  const base64 = btoa(Array.from(out, (b) => String.fromCharCode(b)).join(""));
+  const mime = `image/${format}`;
+  return {
+    [JUPYTER_DISPLAY]: () => ({
+      [mime]: base64,
+      "text/html": `<img src="data:${mime};base64,${base64}" alt="animation">`,
+      "text/plain": `${format.toUpperCase()} animation, ${width * factor} px wide`,
+    }),
+  };
 }
