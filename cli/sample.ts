@@ -229,7 +229,7 @@ async function run(flags: Flags, signal: AbortSignal): Promise<void> {
     }
     await writeAtomically(dir, files);
     console.log(`${dir}/grid.png`);
-    for (const [name] of files.slice(0, -1)) if (name !== "grid.png") console.log(`${dir}/${name}`);
+    for (const [name] of files) if (name !== "grid.png") console.log(`${dir}/${name}`);
   } finally {
     await dit.close();
   }

@@ -77,6 +77,7 @@ Deno.test("--gif writes the trajectory; --help prints the usage", async () => {
   await withTempDir(async (dir) => {
     const run = await sample(["--model", "digits", "--n", "2", "--steps", "4", "--gif", "--out", dir]);
     assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout.trim().split("\n").at(-1), `${dir}/trajectory.gif`);
     const gif = await Deno.readFile(`${dir}/trajectory.gif`);
     assert.equal(new TextDecoder().decode(gif.subarray(0, 3)), "GIF");
   });
