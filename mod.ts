@@ -13,7 +13,7 @@
  *
  * @module
  */
-export { concatBatch, dims, sameShape, sliceBatch, Tensor } from "./lib/tensor.ts";
+export { concatBatch, dims, sameShape, sliceBatch, splitChannels, Tensor } from "./lib/tensor.ts";
 export { SeededRandom } from "./lib/random.ts";
 export { patchify, unpatchify } from "./lib/patchify.ts";
 export { sincosPosEmbed1d, sincosPosEmbed2d } from "./lib/positional.ts";

@@ -21,7 +21,8 @@ import { SeededRandom } from "../lib/random.ts";
 const NS = [1, 8, 32];
 const REPEATS = 10;
 const ROOT = new URL("../", import.meta.url).pathname;
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+/** The middle value (the upper of the two middle ones for an even count). */
+export const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 /** FLOPs of one forward pass of one sample (multiply-adds count 2), from the card's architecture. */
 export function forwardFlops(card: ModelCard): number {

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { median } from "./bench.ts";
 import { ort, sessionOptions } from "../lib/model/onnx.ts";
 import { readCard } from "../lib/model/card.ts";
 import { SeededRandom } from "../lib/random.ts";
@@ -45,7 +46,6 @@ for (const name of ["digits", "emoji"]) {
       await session.release();
     }
   }
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   const base = median(times["library default"]);
   console.log(`\n${name}: one guided step, batch ${2 * n}, median of ${ROUNDS} × ${REPEATS}`);
   for (const [label, v] of Object.entries(times)) {

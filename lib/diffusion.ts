@@ -13,7 +13,7 @@
  * @module
  */
 import { betaSchedule, type ScheduleName, spaceTimesteps } from "./schedule.ts";
-import { sameShape, Tensor } from "./tensor.ts";
+import { sameShape, splitChannels, Tensor } from "./tensor.ts";
 import { expf, f32 } from "./float32.ts";
 
 /** Options of {@link createDiffusion}, named after the reference's `create_diffusion`. */
@@ -380,13 +380,8 @@ export class GaussianDiffusion {
       );
     }
     if (!this.learnSigma) return { eps: modelOutput.data, varianceValues: null };
-    const block = x.size / B; // C·H·W numbers per sample and per half
-    const eps = new Float32Array(x.size), varianceValues = new Float32Array(x.size);
-    for (let b = 0; b < B; b++) {
-      eps.set(modelOutput.data.subarray(2 * b * block, (2 * b + 1) * block), b * block);
-      varianceValues.set(modelOutput.data.subarray((2 * b + 1) * block, (2 * b + 2) * block), b * block);
-    }
-    return { eps, varianceValues };
+    const [eps, varianceValues] = splitChannels(modelOutput, C);
+    return { eps: eps.data, varianceValues: varianceValues.data };
   }
 
   #requireNoise(noise: Tensor | undefined, x: Tensor, method: string): Tensor {

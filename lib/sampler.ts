@@ -15,7 +15,7 @@
 import type { GaussianDiffusion } from "./diffusion.ts";
 import { guidanceBatch, guideOutput } from "./guidance.ts";
 import type { SeededRandom } from "./random.ts";
-import { sliceBatch, Tensor } from "./tensor.ts";
+import { sliceBatch, splitChannels, type Tensor } from "./tensor.ts";
 
 /** The reverse step: `"ddpm"` (ancestral sampling with the learned variance) or `"ddim"`. */
 export type SamplerName = "ddpm" | "ddim";
@@ -118,20 +118,11 @@ export async function sampleLoop(options: SampleLoopOptions): Promise<Tensor> {
       index,
       t,
       xt: x,
-      eps: sliceChannels(output, latentShape[0]),
+      eps: splitChannels(output, latentShape[0])[0],
       predXstart,
       sample,
     });
     x = sample;
   }
   return x;
-}
-
-/** The first C channels (ε̂) of a `[n, 2C, h, w]` model output. */
-function sliceChannels(output: Tensor, channels: number): Tensor {
-  const [n, twoC, ...rest] = output.shape;
-  const block = output.size / n, keep = (block / twoC) * channels;
-  const out = new Float32Array(n * keep);
-  for (let b = 0; b < n; b++) out.set(output.data.subarray(b * block, b * block + keep), b * keep);
-  return new Tensor(out, [n, channels, ...rest]);
 }

@@ -240,3 +240,33 @@ export function sliceBatch(tensor: Tensor, start: number, end: number): Tensor {
   const per = n === 0 ? 0 : tensor.size / n;
   return new Tensor(tensor.data.subarray(start * per, end * per), [end - start, ...tensor.shape.slice(1)]);
 }
+
+/**
+ * Splits a `[B, K, ...]` tensor along its channel axis into the first `channels` channels and the rest, as
+ * DiT's output `[ε̂ | v]` is split (the reference's `torch.split(out, C, dim=1)`). Both parts are copies.
+ *
+ * @throws if the tensor has fewer than two dimensions or `channels` is not in 0…K.
+ *
+ * @example
+ * ```ts
+ * import { splitChannels, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const [eps, v] = splitChannels(Tensor.from([1, 2, 3, 4, 5, 6, 7, 8], [2, 4]), 1);
+ * assert.deepEqual([...eps.data, ...v.data], [1, 5, 2, 3, 4, 6, 7, 8]);
+ * ```
+ */
+export function splitChannels(tensor: Tensor, channels: number): [Tensor, Tensor] {
+  const [B, K, ...rest] = tensor.shape;
+  if (tensor.shape.length < 2 || !Number.isInteger(channels) || channels < 0 || channels > K) {
+    throw new Error(
+      `splitChannels: channels is ${channels}; expected an integer from 0 to K of [B, K, ...] = [${tensor.shape}]`,
+    );
+  }
+  const block = B === 0 ? 0 : tensor.size / B, first = (block / K) * channels, second = block - first;
+  const a = new Float32Array(B * first), b = new Float32Array(B * second);
+  for (let i = 0; i < B; i++) {
+    a.set(tensor.data.subarray(i * block, i * block + first), i * first);
+    b.set(tensor.data.subarray(i * block + first, (i + 1) * block), i * second);
+  }
+  return [new Tensor(a, [B, channels, ...rest]), new Tensor(b, [B, K - channels, ...rest])];
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { dims, sameShape, Tensor } from "../lib/tensor.ts";
+import { dims, sameShape, splitChannels, Tensor } from "../lib/tensor.ts";
 
 Deno.test("Tensor stores row-major float32 data and reads elements by index", () => {
   const t = Tensor.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [2, 3, 2]);
@@ -39,5 +39,17 @@ Deno.test("dims and sameShape name the argument and the expected layout", () => 
   assert.throws(
     () => sameShape(Tensor.zeros([1, 2]), "x", Tensor.zeros([2, 1]), "noise"),
     /noise: expected the shape of x \[1,2\], got \[2,1\]/,
+  );
+});
+
+Deno.test("splitChannels cuts every sample's channels in two, and rejects impossible counts", () => {
+  const x = Tensor.from(Array.from({ length: 2 * 3 * 2 }, (_, i) => i), [2, 3, 2]);
+  const [first, rest] = splitChannels(x, 2);
+  assert.deepEqual(first.shape, [2, 2, 2]);
+  assert.deepEqual([...first.data], [0, 1, 2, 3, 6, 7, 8, 9]);
+  assert.deepEqual([...rest.data], [4, 5, 10, 11]);
+  assert.throws(
+    () => splitChannels(x, 4),
+    /channels is 4; expected an integer from 0 to K of \[B, K, \.\.\.\] = \[2,3,2\]/,
   );
 });

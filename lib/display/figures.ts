@@ -159,28 +159,15 @@ export function heatmapGrid(
     // shapes and labels in cell coordinates (on a category axis, category k sits at k as well)
     const fx = (c: number) => c - 0.5, fy = (r: number) => r - 0.5;
     if (options.grid) {
-      const g = options.grid, line = { width: 2, color: "black" };
-      for (let c = 0; c <= C; c += g) {
-        shapes.push({ type: "line", xref, yref, x0: fx(c), x1: fx(c), y0: fy(0), y1: fy(R), line });
-      }
-      for (let r = 0; r <= R; r += g) {
-        shapes.push({ type: "line", xref, yref, y0: fy(r), y1: fy(r), x0: fx(0), x1: fx(C), line });
-      }
-      if (options.gridLabels) {
-        const across = Math.ceil(C / g);
-        for (let r = 0; r < R; r += g) {
-          for (let c = 0; c < C; c += g) {
-            annotations.push({
-              xref,
-              yref,
-              x: fx(c + Math.min(g, C - c) / 2),
-              y: fy(r + Math.min(g, R - r) / 2),
-              text: String((r / g) * across + c / g),
-              showarrow: false,
-            });
-          }
-        }
-      }
+      drawPatchGrid(shapes, annotations, {
+        xref,
+        yref,
+        rows: R,
+        columns: C,
+        step: options.grid,
+        line: { width: 2, color: "black" },
+        labels: options.gridLabels ?? false,
+      });
     }
     for (const [k, section] of (options.columnSections ?? []).entries()) {
       if (k > 0) {
@@ -397,33 +384,63 @@ export async function imageFigure(images: Tensor, options: ImageFigureOptions = 
       });
     }
     if (options.grid) {
-      const g = options.grid, line = { color: options.gridColor ?? "rgba(230, 30, 30, 0.8)", width: 1 };
-      const [xref, yref] = [`x${axis}`, `y${axis}`];
-      for (let x = 0; x <= W; x += g) {
-        shapes.push({ type: "line", xref, yref, x0: x - 0.5, x1: x - 0.5, y0: -0.5, y1: H - 0.5, line });
-      }
-      for (let y = 0; y <= H; y += g) {
-        shapes.push({ type: "line", xref, yref, y0: y - 0.5, y1: y - 0.5, x0: -0.5, x1: W - 0.5, line });
-      }
-      if (options.labels) {
-        const across = Math.ceil(W / g);
-        for (let y = 0; y < H; y += g) {
-          for (let x = 0; x < W; x += g) {
-            annotations.push({
-              xref,
-              yref,
-              x: x + Math.min(g, W - x) / 2 - 0.5,
-              y: y + Math.min(g, H - y) / 2 - 0.5,
-              text: String((y / g) * across + x / g),
-              showarrow: false,
-              font: { size: 10, color: options.labelColor ?? "rgb(0, 90, 255)" },
-            });
-          }
-        }
-      }
+      drawPatchGrid(shapes, annotations, {
+        xref: `x${axis}`,
+        yref: `y${axis}`,
+        rows: H,
+        columns: W,
+        step: options.grid,
+        line: { color: options.gridColor ?? "rgba(230, 30, 30, 0.8)", width: 1 },
+        labels: options.labels ?? false,
+        font: { size: 10, color: options.labelColor ?? "rgb(0, 90, 255)" },
+      });
     }
   }
   if (annotations.length) layout.annotations = annotations;
   if (shapes.length) layout.shapes = shapes;
   return { data, layout };
+}
+
+/**
+ * The patch grid over a `rows × columns` panel whose cell (r, c) is centred at (c, r): a line every `step` cells
+ * and, with `labels`, each patch's token id (row-major over the patch grid, as patchify numbers them) at its
+ * centre.
+ */
+function drawPatchGrid(
+  shapes: unknown[],
+  annotations: unknown[],
+  grid: {
+    xref: string;
+    yref: string;
+    rows: number;
+    columns: number;
+    step: number;
+    line: Record<string, unknown>;
+    labels: boolean;
+    font?: Record<string, unknown>;
+  },
+): void {
+  const { xref, yref, rows: R, columns: C, step: g, line } = grid;
+  const edge = (k: number) => k - 0.5;
+  for (let c = 0; c <= C; c += g) {
+    shapes.push({ type: "line", xref, yref, x0: edge(c), x1: edge(c), y0: edge(0), y1: edge(R), line });
+  }
+  for (let r = 0; r <= R; r += g) {
+    shapes.push({ type: "line", xref, yref, y0: edge(r), y1: edge(r), x0: edge(0), x1: edge(C), line });
+  }
+  if (!grid.labels) return;
+  const across = Math.ceil(C / g);
+  for (let r = 0; r < R; r += g) {
+    for (let c = 0; c < C; c += g) {
+      annotations.push({
+        xref,
+        yref,
+        x: edge(c + Math.min(g, C - c) / 2),
+        y: edge(r + Math.min(g, R - r) / 2),
+        text: String((r / g) * across + c / g),
+        showarrow: false,
+        ...(grid.font ? { font: grid.font } : {}),
+      });
+    }
+  }
 }
