@@ -5,7 +5,8 @@ throws. Called by `deno task notebooks` (cli/notebooks.ts).
 
 Why not plain `jupyter nbconvert --execute`: Deno 2.9's kernel sometimes publishes a cell's result a few
 milliseconds after it reports the kernel idle, and nbclient stops listening at idle, so outputs (a figure, an
-image) went missing from 5-25% of cells. This client keeps listening for a quarter second after idle.
+image) went missing from 5-25% of cells. This client keeps listening for a quarter second after idle, and does
+without message signatures (see create_kernel_manager).
 """
 import pathlib
 import queue
@@ -21,6 +22,15 @@ LATE_OUTPUT_SECONDS = 0.25
 
 
 class LateOutputClient(NotebookClient):
+    def create_kernel_manager(self):
+        # Deno 2.9's kernel sometimes signs a large output message with an HMAC that jupyter_client rejects
+        # ("Invalid Signature", about one run in six of 05-attention), though the message itself is intact (runs
+        # without signing give identical outputs every time). So this private kernel, started for one headless
+        # run and listening on loopback only, runs without message signing.
+        km = super().create_kernel_manager()
+        km.session.key = b""
+        return km
+
     async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
         await super()._async_poll_output_msg(parent_msg_id, cell, cell_index)
         while True:
