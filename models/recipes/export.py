@@ -9,9 +9,19 @@ Also converts a checkpoint in the reference layout (facebookresearch/DiT, e.g. D
 `python models/recipes/export.py --reference-checkpoint PATH --config DiT-XL/2 --input-size 32
  --num-classes 1000 --out DIR` writes DIR/dit.onnx and a card (its VAE is Stable Diffusion's, not shipped here).
 
+Re-export a shipped DiT from its own weights (e.g. after changing how the graph is written):
+`python models/recipes/export.py --from-onnx models/NAME` rewrites its DiT files and updates its card.
+
 The ONNX contract: dit.onnx takes x [B, 4, h, w] float32, t [B] int64, y [B] int64 and returns out [B, 8, h, w]
 (ε then the variance interpolation v); only the batch is dynamic. Opset 17, the legacy TorchScript exporter,
 constant folding off so every initializer keeps its PyTorch parameter name (the glass box reads them by name).
+The DiT comes in two graphs over one set of weights, stored once in dit.weights (ONNX external data):
+- dit.onnx computes in float32. Attention and the tanh-GELU are written as ONNX Runtime's fused CPU kernels
+  (com.microsoft MultiHeadAttention and FastGelu): one kernel each instead of eleven and eight small ops.
+- dit_int8.onnx is the same graph with every token-wise Linear as a DynamicQuantizeMatMul: weights int8 per
+  output channel (symmetric, scale = max |w| / 127), activations quantized per tensor on the fly. Its int8
+  weights are not stored: a QuantizeLinear in the graph makes them from the shared weights, and ONNX Runtime
+  folds it when it loads the model, so the int8 variant costs a few hundred kB, not a second copy.
 """
 import argparse
 import datetime
@@ -19,9 +29,12 @@ import hashlib
 import json
 import os
 import pathlib
+import tempfile
+import types
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from common import REPO, RUNS
 from models import DIT_CONFIGS, DiT, VAE, Classifier
@@ -34,6 +47,7 @@ DESCRIPTIONS = {
              "categories: the flagship model.",
 }
 KEEP_FLOAT32 = {"pos_embed"}  # the fixed positional table stays exact; lib/positional.ts recomputes it
+DIT_FILES = {"dit": "dit.onnx", "ditInt8": "dit_int8.onnx", "ditWeights": "dit.weights"}
 
 
 def layer_norm_without_affine_workaround():
@@ -52,12 +66,13 @@ def layer_norm_without_affine_workaround():
     torch.onnx.register_custom_op_symbolic("aten::layer_norm", layer_norm, OPSET)
 
 
-def export_onnx(module, inputs, path, input_names, output_names):
+def export_onnx(module, inputs, path, input_names, output_names, custom_opsets=None):
     layer_norm_without_affine_workaround()
     module.eval()
     torch.onnx.export(
         module, inputs, str(path), input_names=input_names, output_names=output_names, opset_version=OPSET,
         dynamic_axes={name: {0: "B"} for name in input_names + output_names}, do_constant_folding=False,
+        custom_opsets=custom_opsets,
         training=torch.onnx.TrainingMode.PRESERVE,  # (the module is in eval mode) no BatchNorm-into-Conv fusing,
         # which would make new weights that are not float16-exact
         **({"dynamo": False} if "dynamo" in torch.onnx.export.__code__.co_varnames else {}),
@@ -136,6 +151,210 @@ def check_onnx(module, inputs, path, output_names):
     print(f"  {path.name}: ONNX Runtime = PyTorch, relative error {errors}")
     return errors
 
+class FastGelu(torch.autograd.Function):
+    """GELU (tanh approximation, DiT's) of x + bias, exported as ONNX Runtime's com.microsoft FastGelu kernel."""
+
+    @staticmethod
+    def forward(ctx, x, bias):
+        return F.gelu(x + bias, approximate="tanh")
+
+    @staticmethod
+    def symbolic(g, x, bias):
+        return g.op("com.microsoft::FastGelu", x, bias).setType(x.type())
+
+
+class MultiHeadAttention(torch.autograd.Function):
+    """softmax(q kᵀ / √d) v per head on [B, T, heads·d] tensors, exported as com.microsoft MultiHeadAttention."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, num_heads):
+        B, T, D = q.shape
+        q, k, v = (a.reshape(B, T, num_heads, D // num_heads).transpose(1, 2) for a in (q, k, v))
+        attn = (q * (D // num_heads) ** -0.5) @ k.transpose(-2, -1)
+        return (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, T, D)
+
+    @staticmethod
+    def symbolic(g, q, k, v, num_heads):
+        return g.op("com.microsoft::MultiHeadAttention", q, k, v, num_heads_i=num_heads).setType(q.type())
+
+
+def attention_with_onnxruntime_kernel(self, x):
+    q, k, v = self.qkv(x).chunk(3, dim=-1)  # [B, T, 3·D] holds q, k, v one after the other, heads inside each
+    return self.proj(MultiHeadAttention.apply(q, k, v, self.num_heads))
+
+
+def mlp_with_onnxruntime_kernel(self, x):
+    return self.fc2(FastGelu.apply(F.linear(x, self.fc1.weight), self.fc1.bias))  # fc1's bias added inside
+
+
+def use_onnxruntime_kernels(dit):
+    """Same arithmetic, written for export as the two fused CPU kernels (the module stays usable in PyTorch)."""
+    for block in dit.blocks:
+        block.attn.forward = types.MethodType(attention_with_onnxruntime_kernel, block.attn)
+        block.mlp.forward = types.MethodType(mlp_with_onnxruntime_kernel, block.mlp)
+
+
+def store_weights_outside(path, location):
+    """Move the initializers of `path` into `location` beside it (ONNX external data), for graphs to share."""
+    import onnx
+
+    model = onnx.load(str(path))
+    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=location,
+              size_threshold=1024)
+
+
+def weight_behind(name, made_by, initializers):
+    """The initializer a MatMul's right operand comes from through Transpose and Cast (a Linear's weight)."""
+    transpose = made_by.get(name)
+    if transpose is None or transpose.op_type != "Transpose":
+        return None
+    source = transpose.input[0]
+    if source in made_by and made_by[source].op_type == "Cast":
+        source = made_by[source].input[0]
+    return initializers.get(source)
+
+
+def write_int8(path, int8_path):
+    """dit.onnx → dit_int8.onnx: each MatMul by a Linear weight (+ its bias Add) becomes a DynamicQuantizeMatMul
+    whose int8 weight a QuantizeLinear makes from the shared float weight when ONNX Runtime loads the model.
+    Returns how many Linear layers were quantized. The small Gemms (timestep MLP, adaLN) stay float32."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path), load_external_data=False)
+    graph, folder = model.graph, str(pathlib.Path(path).parent)
+    initializers = {i.name: i for i in graph.initializer}
+    made_by = {out: node for node in graph.node for out in node.output}
+    readers = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    replaced, nodes, scales = set(), [], []
+    for node in graph.node:
+        if id(node) in replaced:
+            continue
+        weight = weight_behind(node.input[1], made_by, initializers) if node.op_type == "MatMul" else None
+        if weight is None:
+            nodes.append(node)
+            continue
+        w = numpy_helper.to_array(weight, base_dir=folder).astype(np.float32)  # [out, in]
+        scale = np.abs(w).max(axis=1) / 127
+        scale[scale == 0] = 1
+        quantized, output, bias = f"{weight.name}/int8", node.output[0], []
+        after = readers.get(output, [])
+        if len(after) == 1 and after[0].op_type == "Add":  # the Linear's bias: DynamicQuantizeMatMul adds it
+            bias = [i for i in after[0].input if i != output]
+            output = after[0].output[0]
+            replaced.add(id(after[0]))
+        scales += [numpy_helper.from_array(scale.astype(np.float32), f"{weight.name}/scale"),
+                   numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{weight.name}/zero_point")]
+        nodes += [
+            helper.make_node("QuantizeLinear", [node.input[1], f"{weight.name}/scale", f"{weight.name}/zero_point"],
+                             [quantized], axis=1, name=f"{weight.name}/quantize"),
+            helper.make_node("DynamicQuantizeMatMul",
+                             [node.input[0], quantized, f"{weight.name}/scale", f"{weight.name}/zero_point", *bias],
+                             [output], domain="com.microsoft", name=f"{node.name}/int8"),
+        ]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(scales)
+    onnx.save(model, str(int8_path))
+    return len(scales) // 2
+
+
+def check_int8(dit, inputs, path):
+    """int8 vs float32 PyTorch: the quantization error, for the record (quality is what evaluate_precision.ts
+    measures)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    with torch.no_grad():
+        want = dit(*inputs).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {i.name: v.numpy() for i, v in zip(session.get_inputs(), inputs)})[0]
+    error = float(np.abs(got - want).max() / np.abs(want).max())
+    print(f"  {path.name}: int8 vs PyTorch float32, relative error {error:.2e}")
+    return {"out": error}
+
+
+def export_dit(dit, out, float16):
+    """Write DIT_FILES into `out` (a new folder): both graphs, the shared weights; returns the card's onnx part."""
+    dit.eval()
+    for block in dit.blocks:
+        block.attn.fused = False
+    use_onnxruntime_kernels(dit)
+    h = int(dit.x_embedder.num_patches ** 0.5) * dit.patch_size
+    num_classes = dit.y_embedder.num_classes
+    g = torch.Generator().manual_seed(0)
+    inputs = (torch.randn(2, dit.in_channels, h, h, generator=g), torch.tensor([999, 10]),
+              torch.tensor([0, num_classes]))
+    path = out / DIT_FILES["dit"]
+    export_onnx(dit, inputs, path, ["x", "t", "y"], ["out"], custom_opsets={"com.microsoft": 1})
+    if float16:
+        store_float16(path)
+    pin_output_shapes(dit, inputs, path)
+    store_weights_outside(path, DIT_FILES["ditWeights"])
+    quantized = write_int8(path, out / DIT_FILES["ditInt8"])
+    checks = {DIT_FILES["dit"]: check_onnx(dit, inputs, path, ["out"]),
+              DIT_FILES["ditInt8"]: check_int8(dit, inputs, out / DIT_FILES["ditInt8"])}
+    return {
+        "opset": OPSET,
+        "weights": ("float16 (pos_embed float32), " if float16 else "float32, ") + f"stored once in "
+                   f"{DIT_FILES['ditWeights']} for both DiT graphs; cast to float32 in the graph",
+        "kernels": "com.microsoft MultiHeadAttention and FastGelu (ONNX Runtime's fused CPU kernels)",
+        "int8": f"{DIT_FILES['ditInt8']}: {quantized} Linear layers as DynamicQuantizeMatMul (int8 weights per "
+                "output channel, symmetric, made by QuantizeLinear at load; activations per tensor, dynamic); "
+                "the timestep MLP and adaLN Gemms stay float32",
+        "check": {"against": "PyTorch float32 on the CPU, random inputs", "maxRelativeError": checks},
+        **{f: io_spec(out / f) for f in (DIT_FILES["dit"], DIT_FILES["ditInt8"])},
+    }
+
+
+def replace_files(staging, out, names):
+    """Move freshly written files from `staging` over their old versions in `out`."""
+    for name in names:
+        os.replace(staging / name, out / name)
+
+
+def load_shipped_dit(model_dir):
+    """The recipe's DiT built from a model folder's card.json, with the weights of its dit.onnx (float16 ones
+    widened to float32)."""
+    import onnx
+    from onnx import numpy_helper
+
+    card = json.loads((model_dir / "card.json").read_text())
+    a = card["architecture"]
+    dit = DiT(input_size=a["inputSize"], patch_size=a["patchSize"], hidden_size=a["hiddenSize"], depth=a["depth"],
+              num_heads=a["numHeads"], num_classes=a["numClasses"])
+    graph = onnx.load(str(model_dir / card["files"]["dit"])).graph
+    dit.load_state_dict({i.name: torch.from_numpy(numpy_helper.to_array(i).astype("float32"))
+                         for i in graph.initializer if "/" not in i.name}, strict=True)
+    dit.eval()
+    return dit, card
+
+
+def export_from_onnx(model_dir):
+    """Re-export a shipped DiT from its own (already float16-exact) weights, and update its card."""
+    dit, card = load_shipped_dit(model_dir)
+    old = {card["files"].get(k) for k in DIT_FILES} - {None}
+    with tempfile.TemporaryDirectory(dir=model_dir) as staging:
+        onnx_part = export_dit(dit, pathlib.Path(staging), float16=True)
+        replace_files(pathlib.Path(staging), model_dir, DIT_FILES.values())
+    for name in old - set(DIT_FILES.values()):
+        card["onnx"].pop(name, None)
+    for key in [k for k, v in card["onnx"].items() if k.startswith("dit")]:
+        card["onnx"].pop(key)
+    checks = card["onnx"].get("check", {}).get("maxRelativeError", {})
+    checks.update(onnx_part.pop("check")["maxRelativeError"])
+    card["files"].update(DIT_FILES)
+    card["onnx"].update(onnx_part)
+    card["onnx"]["check"]["maxRelativeError"] = checks
+    card["torch"] = torch.__version__
+    card["exported"] = datetime.date.today().isoformat()
+    write_card(model_dir, card)
+    print(f"wrote {model_dir}/card.json")
+
 
 def io_spec(path):
     """The inputs and outputs of an ONNX file as the card records them: name, element type, shape."""
@@ -187,31 +406,32 @@ def export_trained(name, out):
     for module in (vae, classifier, dit):
         round_to_float16(module)
         module.eval()
-    for block in dit.blocks:
-        block.attn.fused = False  # plain matmul-softmax attention in the graph
-
     h = ckpt["dit"]["input_size"]
     g = torch.Generator().manual_seed(0)
     image = torch.rand(2, C, H, W, generator=g) * 2 - 1
     latent = torch.randn(2, 4, h, h, generator=g)
-    t, y = torch.tensor([999, 10]), torch.tensor([0, len(classes)])
     jobs = [
-        ("dit.onnx", dit, (latent, t, y), ["x", "t", "y"], ["out"]),
         ("vae_encoder.onnx", vae.encoder, (image,), ["image"], ["mean", "logvar"]),
         ("vae_decoder.onnx", vae.decoder, (latent,), ["latent"], ["image"]),
         ("classifier.onnx", classifier, (image,), ["image"], ["logits", "features"]),
     ]
     checks = {}
-    for filename, module, inputs, input_names, output_names in jobs:
-        export_onnx(module, inputs, out / filename, input_names, output_names)
-        store_float16(out / filename)
-        pin_output_shapes(module, inputs, out / filename)
-        checks[filename] = check_onnx(module, inputs, out / filename, output_names)
+    with tempfile.TemporaryDirectory(dir=out) as staging:
+        staging = pathlib.Path(staging)
+        dit_onnx = export_dit(dit, staging, float16=True)
+        for filename, module, inputs, input_names, output_names in jobs:
+            export_onnx(module, inputs, staging / filename, input_names, output_names)
+            store_float16(staging / filename)
+            pin_output_shapes(module, inputs, staging / filename)
+            checks[filename] = check_onnx(module, inputs, staging / filename, output_names)
+        io = {f: io_spec(staging / f) for f, *_ in jobs}
+        replace_files(staging, out, [*DIT_FILES.values(), *(f for f, *_ in jobs)])
+    dit_onnx["check"]["maxRelativeError"].update(checks)
 
     card = {
         "name": name,
         "description": DESCRIPTIONS[name],
-        "files": {"dit": "dit.onnx", "vaeEncoder": "vae_encoder.onnx", "vaeDecoder": "vae_decoder.onnx",
+        "files": {**DIT_FILES, "vaeEncoder": "vae_encoder.onnx", "vaeDecoder": "vae_decoder.onnx",
                   "classifier": "classifier.onnx"},
         "architecture": dit_card_part(dit, cfg, len(classes), h),
         "classes": [{"id": i, "name": c} for i, c in enumerate(classes)],
@@ -226,9 +446,7 @@ def export_trained(name, out):
                 "decoderInput": "latent ÷ scaleFactor"},
         "classifier": {"heldoutAccuracy": round(ckpt["classifier"]["heldout_accuracy"], 4),
                        "outputs": "logits and the penultimate features used for the Fréchet distance"},
-        "onnx": {"opset": OPSET, "weights": "float16 initializers cast to float32 in the graph (pos_embed float32)",
-                 "check": {"against": "PyTorch float32 on the CPU, random inputs", "maxRelativeError": checks},
-                 **{f: io_spec(out / f) for f, *_ in jobs}},
+        "onnx": {**dit_onnx, **io},
         "data": {"sources": meta["sources"], "train": meta["heldout"].count(0), "heldout": meta["heldout"].count(1),
                  "split": meta.get("split", "")},
         "training": {
@@ -256,18 +474,13 @@ def export_reference(args):
     config = DIT_CONFIGS[args.config]
     dit = DiT(input_size=args.input_size, num_classes=args.num_classes, **config)
     dit.load_state_dict(state, strict=True)
-    dit.eval()
-    for block in dit.blocks:
-        block.attn.fused = False
-    g = torch.Generator().manual_seed(0)
-    inputs = (torch.randn(2, 4, args.input_size, args.input_size, generator=g), torch.tensor([999, 10]),
-              torch.tensor([0, args.num_classes]))
-    export_onnx(dit, inputs, out / "dit.onnx", ["x", "t", "y"], ["out"])
-    check = check_onnx(dit, inputs, out / "dit.onnx", ["out"])
+    with tempfile.TemporaryDirectory(dir=out) as staging:
+        onnx_part = export_dit(dit, pathlib.Path(staging), float16=False)
+        replace_files(pathlib.Path(staging), out, DIT_FILES.values())
     card = {
         "name": pathlib.Path(args.reference_checkpoint).stem,
         "description": f"{args.config} converted from a reference-layout checkpoint",
-        "files": {"dit": "dit.onnx"},
+        "files": dict(DIT_FILES),
         "architecture": dit_card_part(dit, {"hidden_size": config["hidden_size"], "depth": config["depth"],
                                             "num_heads": config["num_heads"]}, args.num_classes, args.input_size),
         "classes": [{"id": i, "name": str(i)} for i in range(args.num_classes)],
@@ -275,8 +488,7 @@ def export_reference(args):
         "diffusion": {"schedule": "linear", "numTimesteps": 1000, "prediction": "epsilon",
                       "variance": "learned-range"},
         "latent": {"channels": 4, "height": args.input_size, "width": args.input_size, "scaleFactor": 0.18215},
-        "onnx": {"opset": OPSET, "weights": "float32", "check": {"maxRelativeError": {"dit.onnx": check}},
-                 "dit.onnx": io_spec(out / "dit.onnx")},
+        "onnx": onnx_part,
         "torch": torch.__version__,
     }
     write_card(out, card)
@@ -291,15 +503,18 @@ def main():
     parser.add_argument("--config", choices=sorted(DIT_CONFIGS), help="its architecture, e.g. DiT-XL/2")
     parser.add_argument("--input-size", type=int, help="its latent size (32 for 256×256 images)")
     parser.add_argument("--num-classes", type=int, default=1000)
+    parser.add_argument("--from-onnx", metavar="MODEL_DIR", help="re-export a shipped DiT from its own weights")
     args = parser.parse_args()
-    if args.reference_checkpoint:
+    if args.from_onnx:
+        export_from_onnx(pathlib.Path(args.from_onnx))
+    elif args.reference_checkpoint:
         if not (args.config and args.input_size and args.out):
             parser.error("--reference-checkpoint needs --config, --input-size and --out")
         export_reference(args)
     elif args.data:
         export_trained(args.data, pathlib.Path(args.out) if args.out else REPO / "models" / args.data)
     else:
-        parser.error("give --data NAME or --reference-checkpoint PATH")
+        parser.error("give --data NAME, --from-onnx MODEL_DIR or --reference-checkpoint PATH")
 
 
 if __name__ == "__main__":
