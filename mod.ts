@@ -39,9 +39,12 @@ export {
 } from "./lib/sampler.ts";
 export {
   DEFAULT_MODEL,
+  DEFAULT_PRECISION,
   DiTPipeline,
   loadDiT,
+  type LoadOptions,
   MODELS_DIR,
+  type Precision,
   type SampleOptions,
   type SampleResult,
 } from "./lib/pipeline.ts";

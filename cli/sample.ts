@@ -10,7 +10,13 @@
  */
 import { parseArgs } from "node:util";
 import { animation, gridPng, toPng } from "../lib/image.ts";
-import { DEFAULT_MODEL, type DiTPipeline, loadDiT } from "../lib/pipeline.ts";
+import {
+  DEFAULT_MODEL,
+  DEFAULT_PRECISION,
+  type DiTPipeline,
+  loadDiT,
+  type Precision,
+} from "../lib/pipeline.ts";
 import type { StepInfo } from "../lib/sampler.ts";
 import type { Tensor } from "../lib/tensor.ts";
 
@@ -24,6 +30,7 @@ Samples images from a DiT shipped in models/ and writes them as PNG files.
   --cfg S             classifier-free guidance scale, >= 0; 1 turns it off (default 4)
   --steps K           sampling steps, 1-1000 (default 50)
   --sampler S         ddim (default) or ddpm
+  --precision P       fp32 or int8: the DiT's matrix multiplies in float32 or int8 (default ${DEFAULT_PRECISION})
   --seed N            random seed, 0 to 2^32-1 (default 0); same flags and seed, same bytes
   --out DIR           output folder (default: out/MODEL, or out/MODEL-2, -3, ... if taken)
   --gif               also write trajectory.gif: the predicted x̂0 of the first batch at each step
@@ -42,6 +49,7 @@ interface Flags {
   cfg: number;
   steps: number;
   sampler: "ddim" | "ddpm";
+  precision: Precision;
   seed: number;
   out?: string;
   gif: boolean;
@@ -62,6 +70,7 @@ function parseFlags(args: string[]): Flags | "help" {
         cfg: { type: "string", default: "4" },
         steps: { type: "string", default: "50" },
         sampler: { type: "string", default: "ddim" },
+        precision: { type: "string", default: DEFAULT_PRECISION },
         seed: { type: "string", default: "0" },
         out: { type: "string" },
         gif: { type: "boolean", default: false },
@@ -85,6 +94,9 @@ function parseFlags(args: string[]): Flags | "help" {
   if (values.sampler !== "ddim" && values.sampler !== "ddpm") {
     throw new UsageError(`--sampler is "${values.sampler}"; expected ddim or ddpm`);
   }
+  if (values.precision !== "fp32" && values.precision !== "int8") {
+    throw new UsageError(`--precision is "${values.precision}"; expected fp32 or int8`);
+  }
   return {
     model: values.model,
     classes: values.class,
@@ -92,6 +104,7 @@ function parseFlags(args: string[]): Flags | "help" {
     cfg,
     steps: integer("steps", values.steps, 1, 1000),
     sampler: values.sampler,
+    precision: values.precision,
     seed: integer("seed", values.seed, 0, 2 ** 32 - 1),
     out: values.out,
     gif: values.gif,
@@ -187,7 +200,7 @@ function progressReporter(totalSteps: number): (info: StepInfo & { batch: number
 }
 
 async function run(flags: Flags, signal: AbortSignal): Promise<void> {
-  const dit: DiTPipeline = await loadDiT(flags.model);
+  const dit: DiTPipeline = await loadDiT(flags.model, { precision: flags.precision });
   try {
     const classIds = (flags.classes ?? dit.card.classes.map((c) => String(c.id))).map((c) => dit.classId(c));
     const n = flags.n ?? (flags.classes ? classIds.length : 2 * classIds.length);
@@ -202,7 +215,7 @@ async function run(flags: Flags, signal: AbortSignal): Promise<void> {
     const trajectory: Tensor[] = [];
     const every = Math.max(1, Math.floor(flags.steps / 25)); // at most ~25 frames
     console.error(
-      `sample: ${n} image(s) of ${dit.card.name} · ${flags.sampler} ${flags.steps} steps · guidance ${flags.cfg} · seed ${flags.seed}`,
+      `sample: ${n} image(s) of ${dit.card.name} (${dit.precision}) · ${flags.sampler} ${flags.steps} steps · guidance ${flags.cfg} · seed ${flags.seed}`,
     );
     const { images } = await dit.sample({
       classes,

@@ -162,3 +162,39 @@ Deno.test("initializers that are not float32/float16, or whose bytes do not fill
     }
   }
 });
+
+Deno.test("external data: initializers are read from the file, offset and length they name; a missing file is named", () => {
+  const values = new Float32Array([1.5, -2, 0.25]);
+  const bytes = new Uint8Array(8 + 12); // 8 bytes of another tensor first, so the offset matters
+  values.forEach((v, i) => new DataView(bytes.buffer).setFloat32(8 + 4 * i, v, true));
+  const external = (location: string, offset: number, length: number): OnnxTypes.ITensorProto => ({
+    name: "w",
+    dataType: 1,
+    dims: [3],
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: "location", value: location },
+      { key: "offset", value: String(offset) },
+      { key: "length", value: String(length) },
+    ],
+  });
+  const path = modelWith([external("w.bin", 8, 12)]);
+  const folder = path.slice(0, path.lastIndexOf("/"));
+  try {
+    assert.throws(
+      () => readOnnxWeights(path),
+      (e: Error) => e.message.includes(`cannot read ${folder}/w.bin, the weights file it names`),
+    );
+    Deno.writeFileSync(`${folder}/w.bin`, bytes);
+    assert.deepEqual(readOnnxWeights(path).get("w")!.data, values);
+    const beyond = modelWith([external("w.bin", 12, 12)]);
+    try {
+      assert.throws(() => readOnnxWeights(beyond), /initializer w reads bytes 12…24 of w\.bin, which has 20/);
+    } finally {
+      Deno.removeSync(beyond);
+    }
+  } finally {
+    Deno.removeSync(path);
+    Deno.removeSync(`${folder}/w.bin`, { recursive: true });
+  }
+});

@@ -17,8 +17,12 @@ export interface ValueSpec {
   shape: (number | string)[];
 }
 
-/** The ONNX files a card can name, by role. */
-export type ModelFile = "dit" | "vaeEncoder" | "vaeDecoder" | "classifier";
+/**
+ * The ONNX files a card can name, by role: the DiT in float32 (`dit`) and with int8 matrix multiplies
+ * (`ditInt8`, optional), both reading the weights in `files.ditWeights`; the VAE's two halves; the classifier
+ * the quality is measured with.
+ */
+export type ModelFile = "dit" | "ditInt8" | "vaeEncoder" | "vaeDecoder" | "classifier";
 
 /** What `card.json` holds (recipes/export.py writes it; recipes/evaluate.py adds `quality`). */
 export interface ModelCard {

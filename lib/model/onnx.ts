@@ -53,17 +53,17 @@ export function sessionOptions(threads = navigator.hardwareConcurrency): OrtSess
  * ```
  */
 export async function openSession(path: string): Promise<OrtSession> {
-  let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    Deno.statSync(path);
   } catch (error) {
     throw new Error(`${path}: cannot read the ONNX model (${(error as Error).message.split("\n")[0]})`);
   }
   try {
-    return await ort.InferenceSession.create(bytes, sessionOptions());
+    // by path, not bytes: ONNX Runtime then finds the weights file the graph names (external data) beside it
+    return await ort.InferenceSession.create(path, sessionOptions());
   } catch (error) {
     throw new Error(
-      `${path}: not a valid ONNX model, perhaps truncated or corrupt (${
+      `${path}: not a valid ONNX model, perhaps truncated or corrupt, or its weights file is missing (${
         (error as Error).message.split("\n")[0]
       })`,
     );

@@ -7,6 +7,9 @@
  * (`reference.ts`) find them. To halve the files, large weights are stored as
  * float16 and cast back to float32 inside the graph; float16 → float32 is
  * exact, so the tensors read here are exactly the numbers ONNX Runtime computes with.
+ * The large initializers live outside the graph, in `dit.weights` beside it (ONNX
+ * "external data": each initializer names a file, an offset and a length), so
+ * that `dit.onnx` and `dit_int8.onnx` share one copy.
  *
  * @module
  */
@@ -49,20 +52,58 @@ export function readOnnxWeights(path: string): Map<string, Tensor> {
     if (!model.graph || model.opsetImport.length === 0) {
       throw new Error("no graph or no opset: not an ONNX ModelProto");
     }
-    return new Map((model.graph.initializer ?? []).map((init) => [init.name ?? "", toTensor(init)]));
+    const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+    const external = new Map<string, Uint8Array>(); // each weights file, read once
+    return new Map(
+      (model.graph.initializer ?? []).map((init) => [init.name ?? "", toTensor(init, folder, external)]),
+    );
   } catch (error) {
     throw new Error(`${path}: not a valid ONNX model (${(error as Error).message})`);
   }
 }
 
+/** The bytes of an initializer stored in an external file: its `location`, `offset` and `length` entries. */
+function externalBytes(
+  init: OnnxTypes.ITensorProto,
+  folder: string,
+  files: Map<string, Uint8Array>,
+): Uint8Array {
+  const entry = (key: string) => init.externalData?.find((e) => e.key === key)?.value ?? undefined;
+  const location = entry("location");
+  if (!location || location.includes("..") || location.startsWith("/")) {
+    throw new Error(
+      `initializer ${init.name} names external file "${location}"; expected a file beside the model`,
+    );
+  }
+  if (!files.has(location)) {
+    try {
+      files.set(location, Deno.readFileSync(`${folder}/${location}`));
+    } catch (error) {
+      throw new Error(
+        `cannot read ${folder}/${location}, the weights file it names (${(error as Error).message})`,
+      );
+    }
+  }
+  const bytes = files.get(location)!;
+  const offset = Number(entry("offset") ?? 0);
+  const length = Number(entry("length") ?? bytes.length - offset);
+  if (offset + length > bytes.length) {
+    throw new Error(
+      `initializer ${init.name} reads bytes ${offset}…${
+        offset + length
+      } of ${location}, which has ${bytes.length}`,
+    );
+  }
+  return bytes.subarray(offset, offset + length);
+}
+
 /** One initializer's values as float32, from whichever field the writer filled. */
-function toTensor(init: OnnxTypes.ITensorProto): Tensor {
+function toTensor(init: OnnxTypes.ITensorProto, folder: string, files: Map<string, Uint8Array>): Tensor {
   const shape = (init.dims ?? []).map((d) => (typeof d === "number" ? d : d.toNumber()));
   const size = shape.reduce((a, b) => a * b, 1);
-  if (init.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-    throw new Error(`initializer ${init.name} is stored in an external file; expected it inside the model`);
-  }
-  const raw = init.rawData ?? new Uint8Array(); // little-endian, whatever the machine
+  const raw = init.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL
+    ? externalBytes(init, folder, files)
+    : init.rawData ?? new Uint8Array(); // little-endian, whatever the machine
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const fromRaw = (bytesPerValue: number, read: (offset: number) => number) => {
     if (raw.length !== size * bytesPerValue) {
