@@ -3,11 +3,15 @@
  * against the machine's own matrix-multiply rate, all measured in this one run (ratios are what count: absolute
  * times drift on shared machines). Prints a table and writes bench/RESULTS.md.
  *
- * Per model: one guided denoising step (one DiT forward at batch 2·n) at n = 1, 8, 32 in ONNX Runtime and in
- * PyTorch (bench/torch_step.py, the recipe's model with the same weights, at its fastest thread setting); the
- * FLOPs of a step counted from the architecture and the rate achieved; the TypeScript time per step outside
- * `session.run`; then for the default model the cold start to the first step, the whole default
- * `deno task sample`, and the peak RSS of sampling n = 1 and n = 32 images.
+ * Per model: one guided denoising step (one DiT forward at batch 2·n) at n = 1, 8, 32 in ONNX Runtime, float32
+ * and int8, and in PyTorch (bench/torch_step.py, the recipe's model with the same weights, at its fastest thread
+ * setting); the FLOPs of a step counted from the architecture and the rate achieved against the measured fp32
+ * and int8 matrix-multiply rates; ONNX Runtime's own profile of the n = 8 step (time per operator type); the
+ * TypeScript time per step outside `session.run`; then for the default model the cold start to the first step,
+ * the whole default `deno task sample`, and the peak RSS of sampling n = 1 and n = 32 images. Last, scaling:
+ * the step time against n = 1…64 for both models and against the token count (random DiTs of the emoji
+ * model's width and depth at 16…1024 tokens, made by bench/random_dit.py). Everything also goes to
+ * bench/results.json, which notebooks/10-performance.ipynb plots.
  *
  * @module
  */
@@ -15,10 +19,13 @@ import { findPython, TORCH_INSTALL } from "../cli/python.ts";
 import { type ModelCard, readCard } from "../lib/model/card.ts";
 import onnxProto from "onnx-proto";
 import { ort, sessionOptions } from "../lib/model/onnx.ts";
-import { DEFAULT_MODEL, loadDiT, MODELS_DIR } from "../lib/pipeline.ts";
+import { DEFAULT_MODEL, type DiTPipeline, loadDiT, MODELS_DIR, type Precision } from "../lib/pipeline.ts";
 import { SeededRandom } from "../lib/random.ts";
 
 const NS = [1, 8, 32];
+const SCALING_NS = [1, 2, 4, 8, 16, 32, 64];
+const SCALING_TOKENS = [16, 64, 256, 1024];
+const PRECISIONS: Precision[] = ["fp32", "int8"];
 const REPEATS = 10;
 const ROOT = new URL("../", import.meta.url).pathname;
 /** The middle value (the upper of the two middle ones for an even count). */
@@ -36,11 +43,7 @@ export function forwardFlops(card: ModelCard): number {
 }
 
 /** Median ms of one DiT forward at batch b in ONNX Runtime, with the toolkit's session options. */
-async function ortStepMs(
-  dit: Awaited<ReturnType<typeof loadDiT>>,
-  b: number,
-  repeats: number,
-): Promise<number> {
+async function ortStepMs(dit: DiTPipeline, b: number, repeats: number): Promise<number> {
   const { channels, height, width } = dit.card.latent;
   const x = new SeededRandom(b).randn([b, channels, height, width]);
   const t = Array(b).fill(500),
@@ -56,7 +59,7 @@ async function ortStepMs(
 }
 
 /** The TypeScript share of a sampling step: wall time per step minus the time inside the DiT's `run`. */
-async function typescriptOverheadMs(dit: Awaited<ReturnType<typeof loadDiT>>, n: number, steps: number) {
+async function typescriptOverheadMs(dit: DiTPipeline, n: number, steps: number) {
   let inside = 0;
   const forward = dit.forward.bind(dit);
   dit.forward = async (x, t, y) => {
@@ -72,23 +75,40 @@ async function typescriptOverheadMs(dit: Awaited<ReturnType<typeof loadDiT>>, n:
   return { perStepMs: (wall - inside) / steps, share: (wall - inside) / wall };
 }
 
-/** An ONNX model of `count` chained [1024×256]·[256×1024] and [1024×1024]·[1024×256] products. */
-async function matmulModel(count: number): Promise<{ session: ort.InferenceSession; flops: number }> {
+/**
+ * An ONNX model of `count` chained [1024×256]·[256×1024] and [1024×1024]·[1024×256] products: float32 MatMuls,
+ * or for int8 the DynamicQuantizeMatMul the int8 DiT uses (int8 weights, activations quantized on the fly).
+ */
+async function matmulModel(
+  count: number,
+  precision: Precision,
+): Promise<{ session: ort.InferenceSession; flops: number }> {
   const { onnx } = onnxProto; // (a CommonJS module: its namespace comes as the default export)
   const random = new SeededRandom(9);
-  const weight = (name: string, dims: number[]) =>
-    onnx.TensorProto.create({
-      name,
-      dims,
-      dataType: onnx.TensorProto.DataType.FLOAT,
-      rawData: new Uint8Array(random.randn(dims).data.map((v) => v * 0.05).buffer),
-    });
+  const tensor = (name: string, dims: number[], dataType: number, data: ArrayBufferView) =>
+    onnx.TensorProto.create({ name, dims, dataType, rawData: new Uint8Array(data.buffer) });
+  const weight = (name: string, dims: number[]) => {
+    const values = random.randn(dims).data.map((v) => v * 0.05);
+    if (precision === "fp32") return [tensor(name, dims, onnx.TensorProto.DataType.FLOAT, values)];
+    return [
+      tensor(name, dims, onnx.TensorProto.DataType.INT8, Int8Array.from(values, (v) => Math.round(v * 600))),
+      tensor(`${name}/scale`, [], onnx.TensorProto.DataType.FLOAT, new Float32Array([1 / 600])),
+    ];
+  };
+  const product = (input: string, w: string, output: string) =>
+    precision === "fp32"
+      ? onnx.NodeProto.create({ opType: "MatMul", input: [input, w], output: [output] })
+      : onnx.NodeProto.create({
+        opType: "DynamicQuantizeMatMul",
+        domain: "com.microsoft",
+        input: [input, w, `${w}/scale`],
+        output: [output],
+      });
   const nodes = [], initializer = [];
   let input = "x";
   for (let i = 0; i < count; i++) {
-    initializer.push(weight(`w${i}a`, [256, 1024]), weight(`w${i}b`, [1024, 256]));
-    nodes.push(onnx.NodeProto.create({ opType: "MatMul", input: [input, `w${i}a`], output: [`h${i}`] }));
-    nodes.push(onnx.NodeProto.create({ opType: "MatMul", input: [`h${i}`, `w${i}b`], output: [`y${i}`] }));
+    initializer.push(...weight(`w${i}a`, [256, 1024]), ...weight(`w${i}b`, [1024, 256]));
+    nodes.push(product(input, `w${i}a`, `h${i}`), product(`h${i}`, `w${i}b`, `y${i}`));
     input = `y${i}`;
   }
   const value = (name: string) =>
@@ -103,7 +123,7 @@ async function matmulModel(count: number): Promise<{ session: ort.InferenceSessi
     });
   const model = onnx.ModelProto.create({
     irVersion: 8,
-    opsetImport: [{ domain: "", version: 17 }],
+    opsetImport: [{ domain: "", version: 17 }, { domain: "com.microsoft", version: 1 }],
     graph: { name: "matmul-chain", node: nodes, initializer, input: [value("x")], output: [value(input)] },
   });
   const bytes = onnx.ModelProto.encode(model).finish();
@@ -113,8 +133,9 @@ async function matmulModel(count: number): Promise<{ session: ort.InferenceSessi
   };
 }
 
-async function ortMatmulGflops(): Promise<number> {
-  const { session, flops } = await matmulModel(4);
+/** The measured matrix-multiply rate of ONNX Runtime on this machine, in GFLOP/s (int8: GOP/s). */
+async function ortMatmulGflops(precision: Precision): Promise<number> {
+  const { session, flops } = await matmulModel(4, precision);
   const x = new ort.Tensor("float32", new SeededRandom(1).randn([1024, 256]).data, [1024, 256]);
   for (let i = 0; i < 2; i++) await session.run({ x });
   const times: number[] = [];
@@ -125,6 +146,54 @@ async function ortMatmulGflops(): Promise<number> {
   }
   await session.release();
   return flops / median(times) / 1e6;
+}
+
+/** Operator types whose kernels multiply matrices by weights. */
+const MATMUL_OPS = new Set([
+  "MatMul",
+  "FusedMatMul",
+  "Gemm",
+  "DynamicQuantizeMatMul",
+  "MatMulIntegerToFloat",
+]);
+
+/** ONNX Runtime's profile of one DiT step at batch b: mean ms per run of each operator type's kernels. */
+async function profileStep(dir: string, file: string, b: number, runs = 12) {
+  const card = readCard(dir);
+  const folder = await Deno.makeTempDir({ prefix: "dit-profile-" });
+  const session = await ort.InferenceSession.create(`${dir}/${file}`, {
+    ...sessionOptions(),
+    enableProfiling: true,
+    profileFilePrefix: `${folder}/profile`,
+  });
+  const { channels: c, height: h, width: w } = card.latent;
+  const feeds = {
+    x: new ort.Tensor("float32", new SeededRandom(b).randn([b, c, h, w]).data, [b, c, h, w]),
+    t: new ort.Tensor("int64", new BigInt64Array(b).fill(500n), [b]),
+    y: new ort.Tensor(
+      "int64",
+      BigInt64Array.from({ length: b }, (_, i) => BigInt(i < b / 2 ? 0 : card.nullClassId)),
+      [b],
+    ),
+  };
+  for (let i = 0; i < runs; i++) await session.run(feeds);
+  session.endProfiling();
+  await session.release();
+  const [entry] = [...Deno.readDirSync(folder)];
+  const events: { cat: string; name: string; dur: number; args?: { op_name?: string } }[] = JSON.parse(
+    Deno.readTextFileSync(`${folder}/${entry.name}`),
+  );
+  await Deno.remove(folder, { recursive: true });
+  const byOp: Record<string, number> = {};
+  let runMs = 0;
+  for (const e of events) {
+    if (e.cat === "Node" && e.name.endsWith("_kernel_time") && e.args?.op_name) {
+      byOp[e.args.op_name] = (byOp[e.args.op_name] ?? 0) + e.dur / 1000 / runs;
+    } else if (e.cat === "Session" && e.name === "model_run") runMs += e.dur / 1000 / runs;
+  }
+  const kernels = Object.values(byOp).reduce((a, v) => a + v, 0);
+  const matmul = Object.entries(byOp).filter(([op]) => MATMUL_OPS.has(op)).reduce((a, [, v]) => a + v, 0);
+  return { runMs, kernelsMs: kernels, matmulMs: matmul, byOp };
 }
 
 interface TorchRun {
@@ -213,10 +282,45 @@ function cpuDescription(): { model: string; flags: string } {
   return { model, flags: wanted.filter((f) => flags.includes(f)).join(" ") };
 }
 
+/** Median ms of a step at each batch of `ns` (batch 2·n), one precision, one session at a time. */
+async function stepTimes(model: string, precision: Precision, ns: number[]): Promise<Record<string, number>> {
+  const dit = await loadDiT(model, { precision });
+  const times: Record<string, number> = {};
+  for (const n of ns) times[n] = await ortStepMs(dit, 2 * n, n >= 32 ? 5 : REPEATS);
+  await dit.close();
+  return times;
+}
+
+/** Random DiTs of the emoji model's width and depth at each token count, made once into .cache/. */
+async function randomModels(python: string): Promise<Record<string, string>> {
+  const folder = `${ROOT}.cache/bench-models`;
+  const missing = SCALING_TOKENS.filter((t) => {
+    try {
+      return !Deno.statSync(`${folder}/tokens-${t}/card.json`).isFile;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length) {
+    console.error(`bench: making random DiTs at ${missing.join(", ")} tokens (bench/random_dit.py)`);
+    const out = await new Deno.Command(python, {
+      args: [`${ROOT}bench/random_dit.py`, `${MODELS_DIR}emoji`, folder, ...missing.map(String)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(`random_dit.py failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
+    }
+  }
+  return Object.fromEntries(SCALING_TOKENS.map((t) => [t, `${folder}/tokens-${t}`]));
+}
+
 if (import.meta.main) {
   const python = findPython(["torch", "onnx"]);
   if (!python) {
-    console.error(`bench: no python3 with PyTorch; the PyTorch column is skipped. Install: ${TORCH_INSTALL}`);
+    console.error(
+      `bench: no python3 with PyTorch; the PyTorch column and the token scaling are skipped. Install: ${TORCH_INSTALL}`,
+    );
   }
   const cpu = cpuDescription();
   const lines: string[] = [];
@@ -224,7 +328,7 @@ if (import.meta.main) {
     console.log(line);
     lines.push(line);
   };
-  const ortPeak = await ortMatmulGflops();
+  const peaks = { fp32: await ortMatmulGflops("fp32"), int8: await ortMatmulGflops("int8") };
   say(`# Benchmark\n`);
   say(
     `${
@@ -232,65 +336,127 @@ if (import.meta.main) {
     } · ${cpu.model} · ${navigator.hardwareConcurrency} cores · ${cpu.flags}`,
   );
   say(`Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node}\n`);
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    cpu,
+    cores: navigator.hardwareConcurrency,
+  };
   const rows: string[][] = [];
+  const steps: Record<string, Record<Precision, Record<string, number>>> = {};
+  const torchBest: Record<string, Record<string, { ms: number; setting: string }>> = {};
   let torchPeak = 0;
   for (const name of ["digits", "emoji"]) {
     const dir = `${MODELS_DIR}${name}`;
     const card = readCard(dir);
-    const dit = await loadDiT(name);
     const torch = python ? await torchRuns(python, dir) : [];
     torchPeak = Math.max(torchPeak, ...torch.map((r) => r.matmulGflops));
+    torchBest[name] = Object.fromEntries(NS.map((n) => {
+      const best = torch.reduce((a, b) => (a.stepMs[n] <= b.stepMs[n] ? a : b), torch[0]);
+      return [n, best ? { ms: best.stepMs[n], setting: best.setting } : { ms: NaN, setting: "-" }];
+    }));
+    steps[name] = { fp32: await stepTimes(name, "fp32", NS), int8: await stepTimes(name, "int8", NS) };
     const flops = forwardFlops(card);
     for (const n of NS) {
-      const ms = await ortStepMs(dit, 2 * n, n === 32 ? 5 : REPEATS);
-      const best = torch.length ? torch.reduce((a, b) => (a.stepMs[n] <= b.stepMs[n] ? a : b)) : undefined;
-      const gflops = (flops * 2 * n) / ms / 1e6;
+      const [fp32, int8, best] = [steps[name].fp32[n], steps[name].int8[n], torchBest[name][n]];
+      const gflop = (flops * 2 * n) / 1e9;
       rows.push([
         name,
         String(n),
-        ms.toFixed(1),
-        (ms / n).toFixed(2),
-        best ? best.stepMs[n].toFixed(1) : "-",
-        best ? (ms / best.stepMs[n]).toFixed(2) : "-",
-        best?.setting ?? "-",
-        ((flops * 2 * n) / 1e9).toFixed(2),
-        gflops.toFixed(0),
+        fp32.toFixed(1),
+        int8.toFixed(1),
+        Number.isNaN(best.ms) ? "-" : best.ms.toFixed(1),
+        Number.isNaN(best.ms) ? "-" : (fp32 / best.ms).toFixed(2),
+        Number.isNaN(best.ms) ? "-" : (int8 / best.ms).toFixed(2),
+        best.setting,
+        gflop.toFixed(2),
+        (gflop / fp32 * 1e3).toFixed(0),
+        (gflop / int8 * 1e3).toFixed(0),
+        `${(fp32 / n).toFixed(2)} / ${(int8 / n).toFixed(2)}`,
       ]);
     }
-    const overhead = await typescriptOverheadMs(dit, 8, 10);
-    rows.push([
-      name,
-      "8, in a sampling loop",
-      "",
-      "",
-      "",
-      "",
-      `TS outside session.run: ${overhead.perStepMs.toFixed(2)} ms/step (${
-        (overhead.share * 100).toFixed(1)
-      }%)`,
-      "",
-      "",
-    ]);
-    await dit.close();
   }
-  const peak = Math.max(ortPeak, torchPeak);
   say(
-    `Measured fp32 matrix-multiply peak: ${ortPeak.toFixed(0)} GFLOP/s (ONNX Runtime MatMul), ${
-      torchPeak ? torchPeak.toFixed(0) : "-"
-    } GFLOP/s (PyTorch/OpenBLAS, best setting); the larger, ${peak.toFixed(0)}, is the reference below.\n`,
+    `Measured matrix-multiply rates (ONNX Runtime, 4 chained [1024×256]·[256×1024]·[1024×256] products): fp32 ${
+      peaks.fp32.toFixed(0)
+    } GFLOP/s, int8 (DynamicQuantizeMatMul) ${
+      peaks.int8.toFixed(0)
+    } GOP/s; PyTorch/OpenBLAS fp32 at its best setting ${torchPeak ? torchPeak.toFixed(0) : "-"} GFLOP/s.\n`,
   );
   say(
-    "| model | n | ORT step (ms) | per image (ms) | PyTorch best (ms) | ORT / PyTorch | PyTorch setting | GFLOP per step | ORT GFLOP/s |",
+    "| model | n | fp32 step (ms) | int8 step (ms) | PyTorch fp32 best (ms) | fp32 / PyTorch | int8 / PyTorch | PyTorch setting | GFLOP per step | fp32 GFLOP/s | int8 GOP/s | per image fp32 / int8 (ms) |",
   );
-  say("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  say("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) say(`| ${r.join(" | ")} |`);
-  const emojiN8 = rows.find((r) => r[0] === "emoji" && r[1] === "8")!;
-  say(`\nemoji at n = 8 reaches ${(Number(emojiN8[8]) / peak * 100).toFixed(0)}% of the measured peak.\n`);
+  const emoji8 = rows.find((r) => r[0] === "emoji" && r[1] === "8")!;
+  const peak = Math.max(peaks.fp32, torchPeak);
+  say(
+    `\nemoji at n = 8, fp32: ${emoji8[9]} GFLOP/s, ${
+      (Number(emoji8[9]) / peak * 100).toFixed(0)
+    }% of the measured fp32 peak (${peak.toFixed(0)} GFLOP/s, the larger of ONNX Runtime's and PyTorch's).\n`,
+  );
+
+  // Where the time goes: ONNX Runtime's profile of the emoji step at n = 8
+  say(`## Where the time goes: ONNX Runtime's profile of one emoji step at n = 8 (batch 16)\n`);
+  const profiles: Record<string, Awaited<ReturnType<typeof profileStep>>> = {};
+  const emojiCard = readCard(`${MODELS_DIR}emoji`);
+  for (const precision of PRECISIONS) {
+    const file = emojiCard.files[precision === "int8" ? "ditInt8" : "dit"]!;
+    profiles[precision] = await profileStep(`${MODELS_DIR}emoji`, file, 16);
+  }
+  const ops = [...new Set(PRECISIONS.flatMap((p) => Object.keys(profiles[p].byOp)))]
+    .sort((a, b) =>
+      Math.max(...PRECISIONS.map((p) => profiles[p].byOp[b] ?? 0)) -
+      Math.max(...PRECISIONS.map((p) => profiles[p].byOp[a] ?? 0))
+    );
+  say("| operator type | fp32 (ms) | int8 (ms) |");
+  say("| --- | --- | --- |");
+  for (const op of ops.slice(0, 10)) {
+    say(`| ${op} | ${PRECISIONS.map((p) => (profiles[p].byOp[op] ?? 0).toFixed(2)).join(" | ")} |`);
+  }
+  const rest = (p: Precision) => ops.slice(10).reduce((a, op) => a + (profiles[p].byOp[op] ?? 0), 0);
+  say(`| ${ops.length - 10} other types | ${PRECISIONS.map((p) => rest(p).toFixed(2)).join(" | ")} |`);
+  say(`| all kernels | ${PRECISIONS.map((p) => profiles[p].kernelsMs.toFixed(2)).join(" | ")} |`);
+  say(
+    `| the whole run (ONNX Runtime's model_run) | ${
+      PRECISIONS.map((p) => profiles[p].runMs.toFixed(2)).join(" | ")
+    } |`,
+  );
+  const emojiGflop = Number(emoji8[8]);
+  const torch8 = torchBest.emoji[8].ms;
+  for (const p of PRECISIONS) {
+    const { matmulMs, runMs } = profiles[p];
+    const rate = p === "fp32" ? peaks.fp32 : peaks.int8;
+    say(
+      `\n${p}: the weight matrix multiplies take ${matmulMs.toFixed(1)} of ${runMs.toFixed(1)} ms (${
+        (matmulMs / runMs * 100).toFixed(0)
+      }%), at ${(emojiGflop / matmulMs * 1e3).toFixed(0)} G${p === "fp32" ? "FLOP" : "OP"}/s against the ${
+        rate.toFixed(0)
+      } measured for the bare matrix-multiply chain.` +
+        (Number.isNaN(torch8)
+          ? ""
+          : ` Those multiplies alone are ${(matmulMs / torch8).toFixed(2)}× PyTorch's whole fp32 step (${
+            torch8.toFixed(1)
+          } ms); the target is ${p === "fp32" ? "0.5" : "0.2"}×.`),
+    );
+  }
+
+  const overhead = await (async () => {
+    const dit = await loadDiT("emoji");
+    const result = await typescriptOverheadMs(dit, 8, 10);
+    await dit.close();
+    return result;
+  })();
+  say(
+    `\nTypeScript outside \`session.run\` in a sampling loop (emoji, n = 8, fp32): ${
+      overhead.perStepMs.toFixed(2)
+    } ms per step, ${(overhead.share * 100).toFixed(1)}% of the step.\n`,
+  );
 
   const cold = await coldStartSeconds(DEFAULT_MODEL);
   const tmp = await Deno.makeTempDir({ prefix: "dit-bench-" });
   const sampleArgs = [Deno.execPath(), "run", "-A", `${ROOT}cli/sample.ts`];
   const whole = await timed([...sampleArgs, "--out", `${tmp}/default`]);
+  const wholeOther = await timed([...sampleArgs, "--out", `${tmp}/other`, "--precision", "fp32"]);
   const n1 = await timed([...sampleArgs, "--n", "1", "--steps", "10", "--out", `${tmp}/n1`]);
   const n32 = await timed([...sampleArgs, "--n", "32", "--steps", "10", "--out", `${tmp}/n32`]);
   await Deno.remove(tmp, { recursive: true });
@@ -298,12 +464,59 @@ if (import.meta.main) {
   say("| --- | --- |");
   say(`| cold start: process start → first step done | ${cold.toFixed(2)} s |`);
   say(`| the whole default \`deno task sample\` | ${whole.seconds.toFixed(1)} s |`);
+  say(`| the same with \`--precision fp32\` | ${wholeOther.seconds.toFixed(1)} s |`);
   say(`| peak RSS, n = 1 | ${n1.rssMiB.toFixed(0)} MiB |`);
   say(`| peak RSS, n = 32 | ${n32.rssMiB.toFixed(0)} MiB |`);
+
+  // Scaling: against n for the shipped models, against tokens for random models of the emoji model's shape
+  say(`\n## Scaling (ms per step; notebooks/10-performance.ipynb plots these)\n`);
+  const byN: Record<string, Record<Precision, Record<string, number>>> = {};
+  for (const name of ["digits", "emoji"]) {
+    byN[name] = {
+      fp32: await stepTimes(name, "fp32", SCALING_NS),
+      int8: await stepTimes(name, "int8", SCALING_NS),
+    };
+  }
+  say(`| model | precision | ${SCALING_NS.map((n) => `n = ${n}`).join(" | ")} |`);
+  say(`| --- | --- | ${SCALING_NS.map(() => "---").join(" | ")} |`);
+  for (const name of ["digits", "emoji"]) {
+    for (const p of PRECISIONS) {
+      say(`| ${name} | ${p} | ${SCALING_NS.map((n) => byN[name][p][n].toFixed(1)).join(" | ")} |`);
+    }
+  }
+  const byTokens: Record<Precision, Record<string, number>> = { fp32: {}, int8: {} };
+  if (python) {
+    const models = await randomModels(python);
+    for (const p of PRECISIONS) {
+      for (const tokens of SCALING_TOKENS) byTokens[p][tokens] = (await stepTimes(models[tokens], p, [8]))[8];
+    }
+    say(
+      `\nRandom DiTs of the emoji model's width and depth (hidden ${emojiCard.architecture.hiddenSize}, depth ${emojiCard.architecture.depth}), n = 8:\n`,
+    );
+    say(`| precision | ${SCALING_TOKENS.map((t) => `${t} tokens`).join(" | ")} |`);
+    say(`| --- | ${SCALING_TOKENS.map(() => "---").join(" | ")} |`);
+    for (const p of PRECISIONS) {
+      say(`| ${p} | ${SCALING_TOKENS.map((t) => byTokens[p][t].toFixed(1)).join(" | ")} |`);
+    }
+  }
   say(
     `\nMeasured by \`deno task bench\` (bench/bench.ts); PyTorch ${
       python ? "via bench/torch_step.py" : "not installed"
     }.`,
   );
+  Object.assign(results, {
+    matmulPeak: { ...peaks, torchFp32: torchPeak },
+    stepMs: steps,
+    torchBestMs: torchBest,
+    flopsPerSample: { digits: forwardFlops(readCard(`${MODELS_DIR}digits`)), emoji: forwardFlops(emojiCard) },
+    profileEmojiN8: profiles,
+    typescriptOverhead: overhead,
+    coldStartSeconds: cold,
+    defaultSampleSeconds: whole.seconds,
+    defaultSampleFp32Seconds: wholeOther.seconds,
+    peakRssMiB: { n1: n1.rssMiB, n32: n32.rssMiB },
+    scaling: { ns: SCALING_NS, byN, tokens: SCALING_TOKENS, byTokens },
+  });
   Deno.writeTextFileSync(`${ROOT}bench/RESULTS.md`, lines.join("\n") + "\n");
+  Deno.writeTextFileSync(`${ROOT}bench/results.json`, JSON.stringify(results, null, 1) + "\n");
 }

@@ -10,15 +10,16 @@
  */
 import { parseArgs } from "node:util";
 import { animation, gridPng, toPng } from "../lib/image.ts";
-import {
-  DEFAULT_MODEL,
-  DEFAULT_PRECISION,
-  type DiTPipeline,
-  loadDiT,
-  type Precision,
-} from "../lib/pipeline.ts";
+import { DEFAULT_MODEL, type DiTPipeline, loadDiT, type Precision } from "../lib/pipeline.ts";
 import type { StepInfo } from "../lib/sampler.ts";
 import type { Tensor } from "../lib/tensor.ts";
+
+/**
+ * The CLI samples in int8 unless told otherwise: about twice as fast as fp32 on a CPU with VNNI, and the cards'
+ * quality.byPrecision shows no loss (digits 99.6% both, emoji 83.3% vs 82.9%). The library's own default stays
+ * fp32, which the glass box and the reference match exactly.
+ */
+const SAMPLE_PRECISION: Precision = "int8";
 
 const USAGE = `Usage: deno task sample [flags]
 
@@ -30,7 +31,7 @@ Samples images from a DiT shipped in models/ and writes them as PNG files.
   --cfg S             classifier-free guidance scale, >= 0; 1 turns it off (default 4)
   --steps K           sampling steps, 1-1000 (default 50)
   --sampler S         ddim (default) or ddpm
-  --precision P       fp32 or int8: the DiT's matrix multiplies in float32 or int8 (default ${DEFAULT_PRECISION})
+  --precision P       int8 (default; about 2x faster) or fp32: the DiT's matrix multiplies in int8 or float32
   --seed N            random seed, 0 to 2^32-1 (default 0); same flags and seed, same bytes
   --out DIR           output folder (default: out/MODEL, or out/MODEL-2, -3, ... if taken)
   --gif               also write trajectory.gif: the predicted x̂0 of the first batch at each step
@@ -70,7 +71,7 @@ function parseFlags(args: string[]): Flags | "help" {
         cfg: { type: "string", default: "4" },
         steps: { type: "string", default: "50" },
         sampler: { type: "string", default: "ddim" },
-        precision: { type: "string", default: DEFAULT_PRECISION },
+        precision: { type: "string", default: SAMPLE_PRECISION },
         seed: { type: "string", default: "0" },
         out: { type: "string" },
         gif: { type: "boolean", default: false },

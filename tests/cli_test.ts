@@ -103,6 +103,7 @@ Deno.test("every bad input exits non-zero with one line naming what was wrong an
       [["--cfg", "-1"], 2, /--cfg is "-1"; expected a number >= 0/],
       [["--cfg", "strong"], 2, /--cfg is "strong"; expected a number >= 0/],
       [["--sampler", "euler"], 2, /--sampler is "euler"; expected ddim or ddpm/],
+      [["--precision", "fp16"], 2, /--precision is "fp16"; expected fp32 or int8/],
       [["--seed", "-3"], 2, /--seed is "-3"; expected an integer from 0 to 4294967295/],
       [["--bogus"], 2, /Unknown option '--bogus'.*see --help/],
       [
@@ -133,11 +134,13 @@ Deno.test("missing, truncated or corrupt model files and cards are reported in o
     await Deno.writeTextFile(`${model}/card.json`, "{ truncated");
     await check(/card\.json: cannot read the model card/);
     await Deno.copyFile(`${DIGITS_DIR}/card.json`, `${model}/card.json`);
-    await check(/dit\.onnx: cannot read the ONNX model/);
-    const onnx = await Deno.readFile(`${DIGITS_DIR}/dit.onnx`);
-    await Deno.writeFile(`${model}/dit.onnx`, onnx.subarray(0, 100_000));
-    await check(/dit\.onnx: not a valid ONNX model, perhaps truncated or corrupt/);
-    await Deno.writeFile(`${model}/dit.onnx`, onnx);
+    await check(/dit\.weights: cannot read the DiT's weights/);
+    await Deno.copyFile(`${DIGITS_DIR}/dit.weights`, `${model}/dit.weights`);
+    await check(/dit_int8\.onnx: cannot read the ONNX model/); // the CLI's default precision is int8
+    const onnx = await Deno.readFile(`${DIGITS_DIR}/dit_int8.onnx`);
+    await Deno.writeFile(`${model}/dit_int8.onnx`, onnx.subarray(0, 100_000));
+    await check(/dit_int8\.onnx: not a valid ONNX model, perhaps truncated or corrupt/);
+    await Deno.writeFile(`${model}/dit_int8.onnx`, onnx);
     await check(/vae_decoder\.onnx: cannot read the ONNX model/);
   });
 });

@@ -84,6 +84,9 @@ Deno.test("lines takes a mode and colour per series, and reverses x on request",
   assert.deepEqual(figure.data[1].marker, { color: "black", size: 8 });
   assert.equal((figure.layout as Layout).xaxis.autorange, "reversed");
   assert.equal((lines([{ name: "a", x: [0], y: [0] }]).layout as Layout).xaxis.autorange, undefined);
+  const logLog = lines([{ name: "a", x: [1, 64], y: [1, 50] }], { logX: true, logY: true }).layout as Layout;
+  assert.deepEqual([logLog.xaxis.type, logLog.yaxis.type], ["log", "log"]);
+  assert.equal((figure.layout as Layout).xaxis.type, "linear");
 });
 
 Deno.test("imageFigure: one image trace per picture, patch grid, token ids, titles; works in a slider", async () => {

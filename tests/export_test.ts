@@ -1,7 +1,7 @@
 /**
  * models/recipes/export.py converts a reference-layout checkpoint to the toolkit's ONNX contract: here a
  * random DiT-S/2 (8×8 latent, 10 classes) made and exported by tests/reference/export_check.py, run in
- * ONNX Runtime and compared with PyTorch's float32 output.
+ * ONNX Runtime and compared with PyTorch's float32 output; its int8 graph too, within the quantization error.
  */
 import assert from "node:assert/strict";
 import { checkSession, readCard } from "../lib/model/card.ts";
@@ -42,6 +42,15 @@ Deno.test({
       assert.ok(maxRef > 0.1, "the random model's output is not trivially small");
       assert.ok(maxDiff / maxRef <= 1e-4, `ONNX vs PyTorch: max |diff| / max |out| = ${maxDiff / maxRef}`);
       await session.release();
+      // the int8 graph over the same weights file: close to PyTorch's float32, not equal to it
+      const int8 = await ort.InferenceSession.create(`${dir}/model/${card.files.ditInt8}`);
+      checkSession(card, "ditInt8", int8);
+      const quantized = fromOrtTensor((await int8.run(feeds)).out);
+      const int8Diff = Math.max(
+        ...check.out.data.map((want: number, i: number) => Math.abs(quantized.data[i] - want)),
+      );
+      assert.ok(int8Diff > 0 && int8Diff / maxRef <= 0.05, `int8 vs PyTorch: ${int8Diff / maxRef}`);
+      await int8.release();
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

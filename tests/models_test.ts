@@ -96,4 +96,51 @@ for (const name of SHIPPED) {
     const bar = name === "digits" ? 0.99 : quality.classifierAccuracyOnHeldoutReal;
     assert.ok(g4.accuracy >= bar, `accuracy at guidance 4 is ${g4.accuracy}, below ${bar}`);
   });
+
+  Deno.test(`${name}: the int8 DiT shares the float32 DiT's weights and stays close to it`, async () => {
+    const card = readCard(dir);
+    // the int8 graph holds no weights of its own: both graphs read files.ditWeights
+    assert.ok(
+      Deno.statSync(`${dir}/${card.files.ditInt8}`).size < 1e6,
+      "dit_int8.onnx is a graph, not weights",
+    );
+    const graph = new TextDecoder("latin1").decode(Deno.readFileSync(`${dir}/${card.files.ditInt8}`));
+    assert.ok(graph.includes("DynamicQuantizeMatMul") && graph.includes(card.files.ditWeights!));
+    const { channels: c, height: h, width: w } = card.latent;
+    const x = new SeededRandom(1).randn([2, c, h, w]);
+    const feeds = {
+      x: toOrtTensor(x),
+      t: new ort.Tensor("int64", BigInt64Array.from([700n, 100n]), [2]),
+      y: new ort.Tensor("int64", BigInt64Array.from([1n, BigInt(card.nullClassId)]), [2]),
+    };
+    const outputs = [];
+    for (const file of ["dit", "ditInt8"] as const) {
+      const session = await ort.InferenceSession.create(`${dir}/${card.files[file]}`);
+      checkSession(card, file, session);
+      outputs.push(fromOrtTensor((await session.run(feeds)).out).data);
+      await session.release();
+    }
+    const [fp32, int8] = outputs;
+    let maxDiff = 0, maxRef = 0;
+    fp32.forEach((v, i) => {
+      maxDiff = Math.max(maxDiff, Math.abs(v - int8[i]));
+      maxRef = Math.max(maxRef, Math.abs(v));
+    });
+    assert.ok(maxDiff > 0, "int8 computes differently from fp32");
+    assert.ok(maxDiff / maxRef < 0.05, `int8 vs fp32: max |diff| / max |out| = ${maxDiff / maxRef}`);
+  });
+
+  Deno.test(`${name}: int8 keeps the quality: classifier accuracy at guidance 4 within the allowed points of fp32`, () => {
+    const card = readCard(dir);
+    const measured = (card.quality as {
+      byPrecision: { samples: number; fp32: { accuracy: number }; int8: { accuracy: number } };
+    }).byPrecision;
+    assert.ok(measured.samples >= 500, "at least 500 samples");
+    const allowedPoints = name === "digits" ? 1 : 2;
+    const drop = 100 * (measured.fp32.accuracy - measured.int8.accuracy);
+    assert.ok(
+      drop <= allowedPoints,
+      `int8 is ${drop.toFixed(1)} points below fp32; allowed ${allowedPoints}`,
+    );
+  });
 }

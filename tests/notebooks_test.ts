@@ -26,7 +26,7 @@ if (!chromium) {
   console.error(`\n!!! ${line}\n`);
 }
 
-Deno.test("the ten notebooks are there", () => assert.equal(listNotebooks().length, 10));
+Deno.test("the eleven notebooks are there", () => assert.equal(listNotebooks().length, 11));
 
 for (const name of listNotebooks()) {
   Deno.test({

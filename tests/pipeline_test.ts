@@ -80,11 +80,24 @@ Deno.test("loadDiT names what is wrong: unknown model, missing or corrupt files,
     await assert.rejects(loadDiT(dir), /card\.json: cannot read the model card/);
     const card = JSON.parse(await Deno.readTextFile(`${MODELS_DIR}digits/card.json`));
     await Deno.writeTextFile(`${dir}/card.json`, JSON.stringify(card));
+    await assert.rejects(loadDiT(dir), /dit\.weights: cannot read the DiT's weights/);
+    await Deno.copyFile(`${MODELS_DIR}digits/dit.weights`, `${dir}/dit.weights`);
     await assert.rejects(loadDiT(dir), /dit\.onnx: cannot read the ONNX model/);
+    await assert.rejects(loadDiT(dir, { precision: "int8" }), /dit_int8\.onnx: cannot read the ONNX model/);
+    await assert.rejects(
+      loadDiT(dir, { precision: "int4" as "int8" }),
+      /loadDiT: precision is "int4"; expected "fp32" or "int8"/,
+    );
     const onnx = await Deno.readFile(`${MODELS_DIR}digits/dit.onnx`);
     await Deno.writeFile(`${dir}/dit.onnx`, onnx.subarray(0, onnx.length >> 1));
     await assert.rejects(loadDiT(dir), /dit\.onnx: not a valid ONNX model, perhaps truncated or corrupt/);
     await Deno.writeFile(`${dir}/dit.onnx`, onnx);
+    const { ditInt8: _, ...withoutInt8 } = card.files;
+    await Deno.writeTextFile(`${dir}/card.json`, JSON.stringify({ ...card, files: withoutInt8 }));
+    await assert.rejects(
+      loadDiT(dir, { precision: "int8" }),
+      /files\.ditInt8 is missing, so digits has no int8 DiT; expected precision "fp32"/,
+    );
     card.onnx["dit.onnx"].outputs[0].name = "eps";
     await Deno.writeTextFile(`${dir}/card.json`, JSON.stringify(card));
     await assert.rejects(loadDiT(dir), /dit\.onnx: outputs are \[out\]; the card expects \[eps\]/);

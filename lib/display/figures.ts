@@ -228,6 +228,8 @@ export interface LinesOptions {
   yTitle?: string;
   /** A logarithmic y axis. */
   logY?: boolean;
+  /** A logarithmic x axis. */
+  logX?: boolean;
   /** Run the x axis from right to left (e.g. timesteps counting down as sampling goes on). */
   reverseX?: boolean;
 }
@@ -267,7 +269,11 @@ export function lines(series: readonly LineSeries[], options: LinesOptions = {})
     }),
     layout: {
       title: options.title ? { text: options.title } : undefined,
-      xaxis: { title: { text: options.xTitle }, ...(options.reverseX ? { autorange: "reversed" } : {}) },
+      xaxis: {
+        title: { text: options.xTitle },
+        type: options.logX ? "log" : "linear",
+        ...(options.reverseX ? { autorange: "reversed" } : {}),
+      },
       yaxis: { title: { text: options.yTitle }, type: options.logY ? "log" : "linear" },
       height: 380,
       margin: { t: options.title ? 50 : 20 },

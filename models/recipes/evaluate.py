@@ -113,13 +113,30 @@ def plot_losses(ckpt, path):
     fig.savefig(path, dpi=80)
 
 
+def precision_table(quality):
+    """The fp32 vs int8 comparison evaluate_precision.ts measures through ONNX Runtime, if it has run."""
+    p = quality.get("byPrecision")
+    if not p:
+        return ""
+    return f"""
+Through ONNX Runtime on a CPU, as `loadDiT` runs it ({p['samples']} samples, guidance {p['guidanceScale']}, {p['samplingSteps']} DDIM steps, the same seed for both; measured by `{p['command']}`):
+
+| precision | classifier reads the class asked for |
+| --- | --- |
+| fp32 | {p['fp32']['accuracy']:.1%} |
+| int8 | {p['int8']['accuracy']:.1%} |
+
+int8 − fp32: {p['int8MinusFp32Points']:+.1f} points; the classifier gives the same label to the fp32 and int8 sample of a seed {p['sameLabelFp32AndInt8']:.1%} of the time.
+"""
+
+
 def write_readme(folder, card):
     """The model's README: what it is and its measured numbers, all read from the card."""
     a, q, t = card["architecture"], card["quality"], card["training"]
     g4, g1 = q["byGuidanceScale"]["4.0"], q["byGuidanceScale"]["1.0"]
     sources = "; ".join(f"{s['package']}@{s['version']} ({s['licence']}{', ' + s['credit'] if s.get('credit') else ''})"
                         for s in card["data"]["sources"])
-    size = sum((folder / f).stat().st_size for f in card["files"].values() if f.endswith(".onnx"))
+    size = sum((folder / f).stat().st_size for f in card["files"].values() if not f.endswith(".png"))
     text = f"""# {card['name']}
 
 {card['description']}
@@ -135,7 +152,7 @@ def write_readme(folder, card):
 {card['latent']['scaleFactor']:.4f}, held-out reconstruction PSNR {card['vae']['heldoutPsnrDb']} dB |
 | training | VAE {t['vae']['steps']} steps ({t['vae']['seconds']:.0f} s), classifier {t['classifier']['steps']} steps, \
 DiT {t['dit']['steps']} steps ({t['dit']['seconds']:.0f} s) on one {t['dit']['hardware']} |
-| files | {size / 1e6:.1f} MB of ONNX (float16 weights), sha256 in card.json |
+| files | {size / 1e6:.1f} MB: the DiT's float16 weights stored once ({card['files']['ditWeights']}) for its float32 and int8 graphs, the VAE, the classifier; sha256 in card.json |
 | data | {card['data']['train']} training and {card['data']['heldout']} held-out images: {sources} |
 
 Quality ({q['samplesPerClass']} samples per class, {q['samplingSteps']} DDIM steps, measured by \
@@ -145,7 +162,7 @@ Quality ({q['samplesPerClass']} samples per class, {q['samplingSteps']} DDIM ste
 | --- | --- | --- | --- |
 | 4 | {g4['accuracy']:.1%} | {g4['frechetDistance']} | {g4['nearCopies']} of {g4['samples']} |
 | 1 | {g1['accuracy']:.1%} | {g1['frechetDistance']} | {g1['nearCopies']} of {g1['samples']} |
-
+{precision_table(q)}
 The classifier reads {q['classifierAccuracyOnHeldoutReal']:.1%} of held-out real images right; the Fréchet distance \
 between training and held-out real images is {q['frechetDistanceTrainVsHeldoutReal']}. A near-copy is a sample \
 closer (in pixels) to a training image of its class than the median distance from a training image to its nearest \

@@ -462,37 +462,43 @@ def export_trained(name, out):
     print(f"wrote {out}/card.json")
 
 
-def export_reference(args):
-    """A reference-layout checkpoint (a plain state_dict, or one under 'model'/'ema') → dit.onnx + card."""
-    out = pathlib.Path(args.out)
+def export_dit_only(dit, out, name, description):
+    """A DiT without a VAE (a converted or a random one) → DIT_FILES and a card in `out`; float32 weights."""
     out.mkdir(parents=True, exist_ok=True)
-    state = torch.load(args.reference_checkpoint, map_location="cpu")
-    for key in ("ema", "model"):
-        if key in state and isinstance(state[key], dict):
-            state = state[key]
-            break
-    config = DIT_CONFIGS[args.config]
-    dit = DiT(input_size=args.input_size, num_classes=args.num_classes, **config)
-    dit.load_state_dict(state, strict=True)
     with tempfile.TemporaryDirectory(dir=out) as staging:
         onnx_part = export_dit(dit, pathlib.Path(staging), float16=False)
         replace_files(pathlib.Path(staging), out, DIT_FILES.values())
+    num_classes = dit.y_embedder.num_classes
+    input_size = int(dit.x_embedder.num_patches ** 0.5) * dit.patch_size
+    config = {"hidden_size": dit.pos_embed.shape[-1], "depth": len(dit.blocks), "num_heads": dit.num_heads}
     card = {
-        "name": pathlib.Path(args.reference_checkpoint).stem,
-        "description": f"{args.config} converted from a reference-layout checkpoint",
+        "name": name,
+        "description": description,
         "files": dict(DIT_FILES),
-        "architecture": dit_card_part(dit, {"hidden_size": config["hidden_size"], "depth": config["depth"],
-                                            "num_heads": config["num_heads"]}, args.num_classes, args.input_size),
-        "classes": [{"id": i, "name": str(i)} for i in range(args.num_classes)],
-        "nullClassId": args.num_classes,
+        "architecture": dit_card_part(dit, config, num_classes, input_size),
+        "classes": [{"id": i, "name": str(i)} for i in range(num_classes)],
+        "nullClassId": num_classes,
         "diffusion": {"schedule": "linear", "numTimesteps": 1000, "prediction": "epsilon",
                       "variance": "learned-range"},
-        "latent": {"channels": 4, "height": args.input_size, "width": args.input_size, "scaleFactor": 0.18215},
+        "latent": {"channels": 4, "height": input_size, "width": input_size, "scaleFactor": 0.18215},
         "onnx": onnx_part,
         "torch": torch.__version__,
     }
     write_card(out, card)
     print(f"wrote {out}/card.json")
+
+
+def export_reference(args):
+    """A reference-layout checkpoint (a plain state_dict, or one under 'model'/'ema') → dit.onnx + card."""
+    state = torch.load(args.reference_checkpoint, map_location="cpu")
+    for key in ("ema", "model"):
+        if key in state and isinstance(state[key], dict):
+            state = state[key]
+            break
+    dit = DiT(input_size=args.input_size, num_classes=args.num_classes, **DIT_CONFIGS[args.config])
+    dit.load_state_dict(state, strict=True)
+    export_dit_only(dit, pathlib.Path(args.out), pathlib.Path(args.reference_checkpoint).stem,
+                    f"{args.config} converted from a reference-layout checkpoint")
 
 
 def main():
