@@ -24,26 +24,18 @@ import sys
 import time
 
 import torch
-from onnx import load as load_onnx, numpy_helper
 
 if "DIT_TORCH_THREADS" in os.environ:
     torch.set_num_threads(int(os.environ["DIT_TORCH_THREADS"]))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "models" / "recipes"))
-from models import DiT  # noqa: E402
+from export import load_shipped_dit  # noqa: E402
 
 
 def load_dit(model_dir):
-    """The recipe's DiT built from card.json, with dit.onnx's weights (float16 ones widened to float32)."""
-    card = json.loads((model_dir / "card.json").read_text())
-    a = card["architecture"]
-    dit = DiT(input_size=a["inputSize"], patch_size=a["patchSize"], hidden_size=a["hiddenSize"], depth=a["depth"],
-              num_heads=a["numHeads"], num_classes=a["numClasses"])
-    weights = {i.name: torch.from_numpy(numpy_helper.to_array(i).astype("float32"))
-               for i in load_onnx(str(model_dir / "dit.onnx")).graph.initializer}
-    dit.load_state_dict(weights, strict=True)
-    dit.eval()
+    """The recipe's DiT with the shipped weights (export.py's loader), attention written out as in the graph."""
+    dit, card = load_shipped_dit(model_dir)
     for block in dit.blocks:
-        block.attn.fused = False  # torch 1.13 has no scaled_dot_product_attention; the ONNX graph has none either
+        block.attn.fused = False  # torch 1.13 has no scaled_dot_product_attention
     return dit, card
 
 

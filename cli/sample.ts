@@ -27,7 +27,7 @@ Samples images from a DiT shipped in models/ and writes them as PNG files.
 
   --model NAME|DIR    digits, emoji (default) or a folder holding card.json
   --class C           a class name or id; repeat for several (default: every class in turn)
-  --n N               how many images (default: two per class)
+  --n N               how many images (default: one per class, or one per --class)
   --cfg S             classifier-free guidance scale, >= 0; 1 turns it off (default 4)
   --steps K           sampling steps, 1-1000 (default 50)
   --sampler S         ddim (default) or ddpm
@@ -204,7 +204,7 @@ async function run(flags: Flags, signal: AbortSignal): Promise<void> {
   const dit: DiTPipeline = await loadDiT(flags.model, { precision: flags.precision });
   try {
     const classIds = (flags.classes ?? dit.card.classes.map((c) => String(c.id))).map((c) => dit.classId(c));
-    const n = flags.n ?? (flags.classes ? classIds.length : 2 * classIds.length);
+    const n = flags.n ?? classIds.length; // one of each: the first run stays a few seconds
     const classes = Array.from({ length: n }, (_, i) => classIds[i % classIds.length]);
     const dir = outputDir(flags, dit.card.name);
     const names = [...classes.map((_, i) => `sample-${String(i).padStart(3, "0")}.png`), "grid.png"];

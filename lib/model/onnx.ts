@@ -16,8 +16,9 @@ export { ort };
  * `deno run -A bench/session_options.ts` (one guided step at batch 16, each candidate alone, medians of 30):
  * one intra-op thread per core (1 thread: 1.9× slower), worker threads that spin while waiting (spinning off:
  * 1.2× slower; between two steps the JavaScript side needs only ~2 ms, less than waking a sleeping thread
- * costs), every graph optimization (basic only: up to 1.15× slower; "all" also folds the float16 weight casts
- * at load time), and sequential execution (a DiT is one chain of ops).
+ * costs), every graph optimization (basic only: up to 1.15× slower; constant folding turns the float16 weight
+ * casts, and in `dit_int8.onnx` the QuantizeLinear that makes the int8 weights, into constants at load time),
+ * and sequential execution (a DiT is one chain of ops).
  *
  * @param threads intra-op threads; defaults to the number of CPU cores.
  *
