@@ -131,8 +131,9 @@ def pin_output_shapes(module, inputs, path):
     onnx.save(model, str(path))
 
 
-def check_onnx(module, inputs, path, output_names):
-    """ONNX Runtime vs PyTorch (float32 on the CPU): max |difference| / max |PyTorch| per output."""
+def check_onnx(module, inputs, path, output_names, max_error=1e-4):
+    """ONNX Runtime vs PyTorch (float32 on the CPU): max |difference| / max |PyTorch| per output, at most
+    `max_error` (the int8 DiT is held to its quantization error instead of float32 rounding)."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -147,7 +148,7 @@ def check_onnx(module, inputs, path, output_names):
     for name, got, want in zip(output_names, session.run(output_names, feeds), expected):
         want = want.numpy()
         errors[name] = float(np.abs(got - want).max() / np.abs(want).max())
-        assert errors[name] <= 1e-4, f"{path.name} output {name}: relative error {errors[name]:.2e} > 1e-4"
+        assert errors[name] <= max_error, f"{path.name} output {name}: relative error {errors[name]:.2e} > {max_error}"
     print(f"  {path.name}: ONNX Runtime = PyTorch, relative error {errors}")
     return errors
 
@@ -262,22 +263,6 @@ def write_int8(path, int8_path):
     return len(scales) // 2
 
 
-def check_int8(dit, inputs, path):
-    """int8 vs float32 PyTorch: the quantization error, for the record (quality is what evaluate_precision.ts
-    measures)."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return None
-    with torch.no_grad():
-        want = dit(*inputs).numpy()
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {i.name: v.numpy() for i, v in zip(session.get_inputs(), inputs)})[0]
-    error = float(np.abs(got - want).max() / np.abs(want).max())
-    print(f"  {path.name}: int8 vs PyTorch float32, relative error {error:.2e}")
-    return {"out": error}
-
-
 def export_dit(dit, out, float16):
     """Write DIT_FILES into `out` (a new folder): both graphs, the shared weights; returns the card's onnx part."""
     dit.eval()
@@ -297,7 +282,7 @@ def export_dit(dit, out, float16):
     store_weights_outside(path, DIT_FILES["ditWeights"])
     quantized = write_int8(path, out / DIT_FILES["ditInt8"])
     checks = {DIT_FILES["dit"]: check_onnx(dit, inputs, path, ["out"]),
-              DIT_FILES["ditInt8"]: check_int8(dit, inputs, out / DIT_FILES["ditInt8"])}
+              DIT_FILES["ditInt8"]: check_onnx(dit, inputs, out / DIT_FILES["ditInt8"], ["out"], max_error=0.05)}
     return {
         "opset": OPSET,
         "weights": ("float16 (pos_embed float32), " if float16 else "float32, ") + f"stored once in "
