@@ -6,8 +6,11 @@ throws. Called by `deno task notebooks` (cli/notebooks.ts).
 Why not plain `jupyter nbconvert --execute`: Deno 2.9's kernel sometimes publishes a cell's result a few
 milliseconds after it reports the kernel idle, and nbclient stops listening at idle, so outputs (a figure, an
 image) went missing from 5-25% of cells. This client keeps listening for a quarter second after idle, and does
-without message signatures (see create_kernel_manager).
+without message signatures (see create_kernel_manager). The same kernel now and then sends a message that does
+not decode at all (JSON cut off, about one run in twenty of the large-output notebook 05-attention): such a
+transport failure, never a failing cell, reruns the notebook once on a fresh kernel, saying so on stderr.
 """
+import json
 import pathlib
 import queue
 import sys
@@ -19,6 +22,7 @@ from nbclient.util import ensure_async
 from nbconvert import HTMLExporter
 
 LATE_OUTPUT_SECONDS = 0.25
+TRANSPORT_RETRIES = 1
 
 
 class LateOutputClient(NotebookClient):
@@ -48,15 +52,22 @@ class LateOutputClient(NotebookClient):
 def main():
     source, out_dir = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
     out_dir.mkdir(parents=True, exist_ok=True)
-    notebook = nbformat.read(source, as_version=4)
-    client = LateOutputClient(notebook, kernel_name="deno", timeout=180,
-                              resources={"metadata": {"path": str(source.parent)}})
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        nbformat.write(notebook, out_dir / source.name)  # keep what ran, for reading the failure
-        print(str(error)[-3000:], file=sys.stderr)
-        sys.exit(1)
+    for attempt in range(TRANSPORT_RETRIES + 1):
+        notebook = nbformat.read(source, as_version=4)
+        client = LateOutputClient(notebook, kernel_name="deno", timeout=180,
+                                  resources={"metadata": {"path": str(source.parent)}})
+        try:
+            client.execute()
+            break
+        except CellExecutionError as error:
+            nbformat.write(notebook, out_dir / source.name)  # keep what ran, for reading the failure
+            print(str(error)[-3000:], file=sys.stderr)
+            sys.exit(1)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:  # a kernel message that does not decode
+            if attempt == TRANSPORT_RETRIES:
+                raise
+            print(f"{source.name}: the kernel sent a message that does not decode ({error}); running it again",
+                  file=sys.stderr)
     nbformat.write(notebook, out_dir / source.name)
     html, _ = HTMLExporter().from_notebook_node(notebook)
     (out_dir / source.with_suffix(".html").name).write_text(html)
