@@ -19,7 +19,14 @@ import { findPython, TORCH_INSTALL } from "../cli/python.ts";
 import { type ModelCard, readCard } from "../lib/model/card.ts";
 import onnxProto from "onnx-proto";
 import { ort, sessionOptions } from "../lib/model/onnx.ts";
-import { DEFAULT_MODEL, type DiTPipeline, loadDiT, MODELS_DIR, type Precision } from "../lib/pipeline.ts";
+import {
+  DEFAULT_MODEL,
+  DIT_FILE,
+  type DiTPipeline,
+  loadDiT,
+  MODELS_DIR,
+  type Precision,
+} from "../lib/pipeline.ts";
 import { SeededRandom } from "../lib/random.ts";
 
 const NS = [1, 8, 32];
@@ -432,7 +439,7 @@ if (import.meta.main) {
   const profileRounds: Record<string, Awaited<ReturnType<typeof profileStep>>[]> = { fp32: [], int8: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const precision of PRECISIONS) {
-      const file = emojiCard.files[precision === "int8" ? "ditInt8" : "dit"]!;
+      const file = emojiCard.files[DIT_FILE[precision]]!;
       profileRounds[precision].push(await profileStep(`${MODELS_DIR}emoji`, file, 16));
     }
   }

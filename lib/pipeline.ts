@@ -32,6 +32,9 @@ export type Precision = "fp32" | "int8";
 /** The precision {@link loadDiT} uses when none is named. */
 export const DEFAULT_PRECISION: Precision = "fp32";
 
+/** Which card file holds the DiT graph of each precision. */
+export const DIT_FILE: Record<Precision, ModelFile> = { fp32: "dit", int8: "ditInt8" };
+
 /** Options of {@link loadDiT}. */
 export interface LoadOptions {
   /** Which DiT graph runs (default {@link DEFAULT_PRECISION}). */
@@ -123,7 +126,7 @@ export async function loadDiT(
     );
   }
   const card = readCard(dir);
-  const file = precision === "int8" ? "ditInt8" : "dit";
+  const file = DIT_FILE[precision];
   if (!card.files[file]) {
     throw new Error(
       `${dir}/card.json: files.${file} is missing, so ${card.name} has no ${precision} DiT; expected precision "fp32"`,
@@ -165,7 +168,7 @@ export class DiTPipeline {
   #encoder?: Promise<OrtSession>;
 
   /** Use {@link loadDiT}. */
-  constructor(dir: string, card: ModelCard, dit: OrtSession, precision: Precision = "fp32") {
+  constructor(dir: string, card: ModelCard, dit: OrtSession, precision: Precision = DEFAULT_PRECISION) {
     this.dir = dir;
     this.card = card;
     this.#dit = dit;
