@@ -98,3 +98,14 @@ export {
   type GlassBox,
   loadGlassBox,
 } from "./lib/model/reference.ts";
+export {
+  type Accumulator,
+  INT16_MAX,
+  int8MatMul,
+  type Int8MatMulResult,
+  quantizeActivations,
+  type QuantizedActivations,
+  type QuantizedWeights,
+  quantizeWeights,
+} from "./lib/quantize.ts";
+export { CPU_FEATURES, type CpuInfo, cpuInfo, describeCpu } from "./lib/cpu.ts";

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { checkSession, type ModelCard, type ModelFile, readCard } from "../lib/model/card.ts";
 import { fromOrtTensor, ort, toOrtTensor } from "../lib/model/onnx.ts";
+import { readOnnxWeights } from "../lib/model/weights.ts";
+import { INT16_MAX, quantizeWeights } from "../lib/quantize.ts";
 import { SeededRandom } from "../lib/random.ts";
 
 const MODELS = new URL("../models/", import.meta.url).pathname;
@@ -128,6 +130,38 @@ for (const name of SHIPPED) {
     });
     assert.ok(maxDiff > 0, "int8 computes differently from fp32");
     assert.ok(maxDiff / maxRef < 0.05, `int8 vs fp32: max |diff| / max |out| = ${maxDiff / maxRef}`);
+  });
+
+  Deno.test(`${name}: the int8 weights are 7-bit, so no CPU's 16-bit pair sum can overflow`, () => {
+    const card = readCard(dir);
+    const graph = readOnnxWeights(`${dir}/${card.files.ditInt8}`); // its scales, and the shared weights
+    const layers = [...graph.keys()].filter((k) => k.endsWith("/scale")).map((k) =>
+      k.slice(0, -"/scale".length)
+    );
+    assert.equal(
+      layers.length,
+      4 * card.architecture.depth + 1,
+      "qkv, proj, fc1, fc2 per block, final linear",
+    );
+    // the largest |a·q + a'·q'| a pair of uint8 inputs (≤ 255) can make with a row's neighbouring weights
+    const worstPair = (values: Int8Array, inner: number) => {
+      let worst = 0;
+      for (let i = 0; i < values.length; i += 2) {
+        const next = (i + 1) % inner === 0 ? 0 : Math.abs(values[i + 1]); // an odd row's last weight is alone
+        worst = Math.max(worst, 255 * (Math.abs(values[i]) + next));
+      }
+      return worst;
+    };
+    let worstAt8Bits = 0;
+    for (const layer of layers) {
+      const weight = graph.get(layer)!; // [out, in]
+      const shipped = quantizeWeights(weight, 63);
+      assert.deepEqual(graph.get(`${layer}/scale`)!.data, shipped.scales, `${layer}: scale = max |w| / 63`);
+      assert.ok(worstPair(shipped.values, weight.shape[1]) <= INT16_MAX, layer);
+      worstAt8Bits = Math.max(worstAt8Bits, worstPair(quantizeWeights(weight, 127).values, weight.shape[1]));
+    }
+    // the same weights at ONNX Runtime's default 8 bits could overflow: the bound above is what keeps AVX2 right
+    assert.ok(worstAt8Bits > INT16_MAX, `8-bit worst pair ${worstAt8Bits}`);
   });
 
   Deno.test(`${name}: int8 keeps the quality: classifier accuracy at guidance 4 within the allowed points of fp32`, () => {

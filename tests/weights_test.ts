@@ -108,6 +108,21 @@ Deno.test("float32 initializers decode from raw little-endian bytes and from flo
   }
 });
 
+Deno.test("int8 initializers (the int8 graph's zero points) decode from raw bytes and from int32_data", () => {
+  const values = [0, 1, -1, 127, -128];
+  const path = modelWith([
+    { name: "raw", dataType: 3, dims: [5], rawData: Uint8Array.from(values.map((v) => v & 0xff)) },
+    { name: "int32", dataType: 3, dims: [5], int32Data: values },
+  ]);
+  try {
+    const weights = readOnnxWeights(path);
+    assert.deepEqual([...weights.get("raw")!.data], values);
+    assert.deepEqual([...weights.get("int32")!.data], values);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
 Deno.test("a missing, corrupt or truncated file is an error naming it", () => {
   const missing = `${DIGITS}/no-such-model.onnx`;
   assert.throws(

@@ -19,7 +19,7 @@ import { Tensor } from "../tensor.ts";
 const { onnx } = onnxProto; // (a CommonJS module: its namespace comes as the default export)
 
 /** ONNX `TensorProto.DataType` codes of the element types we read. */
-const FLOAT = 1, FLOAT16 = 10;
+const FLOAT = 1, INT8 = 3, FLOAT16 = 10;
 
 /**
  * Reads every initializer of an ONNX model as a float32 tensor, keyed by its
@@ -28,7 +28,7 @@ const FLOAT = 1, FLOAT16 = 10;
  * @param path the `.onnx` file.
  * @throws `"<path>: cannot read the ONNX model (…)"` if the file cannot be read;
  *   `"<path>: not a valid ONNX model (…)"` if it does not decode (corrupt,
- *   truncated) or holds an initializer that is not float32 or float16.
+ *   truncated) or holds an initializer that is not float32, float16 or int8.
  *
  * @example The digits DiT's weights, by their PyTorch names
  * ```ts
@@ -128,9 +128,12 @@ function toTensor(init: OnnxTypes.ITensorProto, folder: string, files: Map<strin
     values = raw.length > 0
       ? fromRaw(2, (at) => view.getFloat16(at, true))
       : Float32Array.from(new Float16Array(Uint16Array.from(init.int32Data ?? []).buffer));
+  } else if (init.dataType === INT8) {
+    // e.g. the zero points of dit_int8.onnx's QuantizeLinear; small integers, exact in float32
+    values = raw.length > 0 ? fromRaw(1, (at) => view.getInt8(at)) : Float32Array.from(init.int32Data ?? []);
   } else {
     throw new Error(
-      `initializer ${init.name} has data type ${init.dataType}; expected float32 (${FLOAT}) or float16 (${FLOAT16})`,
+      `initializer ${init.name} has data type ${init.dataType}; expected float32 (${FLOAT}), float16 (${FLOAT16}) or int8 (${INT8})`,
     );
   }
   if (values.length !== size) {

@@ -11,6 +11,22 @@ import torch.distributed as dist
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DATA = REPO / ".cache" / "data"  # made by `deno run -A models/recipes/data.ts`
 RUNS = REPO / "runs"  # checkpoints and logs (git-ignored)
+# The instruction-set extensions that decide how ONNX Runtime runs int8 (named as lib/cpu.ts names them)
+CPU_FEATURES = {"avx2": "AVX2", "avx512f": "AVX-512", "avx512_vnni": "AVX-512 VNNI", "avx_vnni": "AVX-VNNI",
+                "amx_int8": "AMX-INT8"}
+
+
+def describe_cpu():
+    """This machine's CPU as the cards and bench results name it: model, cores, int8-relevant features."""
+    try:
+        info = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown CPU"
+    field = lambda name: next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith(name)), "")
+    flags = set(field("flags").split())
+    features = [name for flag, name in CPU_FEATURES.items() if flag in flags]
+    vnni = "" if {"avx512_vnni", "avx_vnni"} & flags else ", no VNNI"
+    return f"{field('model name') or 'unknown CPU'}, {os.cpu_count()} cores, {', '.join(features) or 'no AVX2'}{vnni}"
 
 
 class Dataset:
