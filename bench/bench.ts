@@ -1,7 +1,9 @@
 /**
  * `deno task bench`: how fast the shipped DiTs sample on this machine, against PyTorch on the same CPU and
  * against the machine's own matrix-multiply rate, all measured in this one run (ratios are what count: absolute
- * times drift on shared machines). Prints a table and writes bench/RESULTS.md.
+ * times drift on shared machines). Prints a table and writes it to bench/results/<cpu>.md, one file per kind of
+ * CPU (machines of one kind differ: AVX2 only, or AVX-512 with VNNI and AMX), then sums up every CPU's results
+ * in bench/RESULTS.md.
  *
  * Per model: one guided denoising step (one DiT forward at batch 2·n) at n = 1, 8, 32 in ONNX Runtime, float32
  * and int8, and in PyTorch (bench/torch_step.py, the recipe's model with the same weights, at its fastest thread
@@ -11,11 +13,12 @@
  * the whole default `deno task sample`, and the peak RSS of sampling n = 1 and n = 32 images. Last, scaling:
  * the step time against n = 1…64 for both models and against the token count (random DiTs of the emoji
  * model's width and depth at 16…1024 tokens, made by bench/random_dit.py). Everything also goes to
- * bench/results.json, which notebooks/10-performance.ipynb plots.
+ * bench/results/<cpu>.json, which notebooks/10-performance.ipynb plots.
  *
  * @module
  */
 import { findPython, TORCH_INSTALL } from "../cli/python.ts";
+import { type CpuInfo, cpuInfo, describeCpu } from "../lib/cpu.ts";
 import { type ModelCard, readCard } from "../lib/model/card.ts";
 import onnxProto from "onnx-proto";
 import { ort, sessionOptions } from "../lib/model/onnx.ts";
@@ -37,6 +40,7 @@ const REPEATS = 10;
 const WARMUP_RUNS = 2;
 const ROUNDS = 3;
 const ROOT = new URL("../", import.meta.url).pathname;
+const RESULTS_DIR = `${ROOT}bench/results`;
 /** The middle value (the upper of the two middle ones for an even count). */
 export const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
@@ -289,12 +293,49 @@ console.log(performance.now());`;
   return Number(new TextDecoder().decode(out.stdout).trim()) / 1000; // performance.now() counts from process start
 }
 
-function cpuDescription(): { model: string; flags: string } {
-  const info = Deno.readTextFileSync("/proc/cpuinfo");
-  const model = /model name\s*:\s*(.*)/.exec(info)?.[1] ?? "unknown";
-  const flags = (/flags\s*:\s*(.*)/.exec(info)?.[1] ?? "").split(" ");
-  const wanted = ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16"];
-  return { model, flags: wanted.filter((f) => flags.includes(f)).join(" ") };
+/** A file name for a kind of CPU: its maker and family, and the features that decide int8 (`amd-epyc-avx2`). */
+function cpuSlug(cpu: CpuInfo): string {
+  const family = cpu.model.toLowerCase().replace(/\(r\)|\(tm\)|processor|cpu|@.*$/g, " ").trim().split(
+    /[^a-z0-9]+/,
+  )
+    .slice(0, 2);
+  const features = cpu.features.includes("AVX-512")
+    ? ["avx512"]
+    : cpu.features.includes("AVX2")
+    ? ["avx2"]
+    : [];
+  if (cpu.vnni) features.push("vnni");
+  if (cpu.features.includes("AMX-INT8")) features.push("amx");
+  return [...family, ...features].join("-");
+}
+
+/** bench/RESULTS.md: the headline numbers of every CPU's last run, side by side, with links to the full tables. */
+function writeSummary() {
+  const runs = [...Deno.readDirSync(RESULTS_DIR)].filter((e) => e.name.endsWith(".json")).map((e) => ({
+    file: e.name.replace(/\.json$/, ""),
+    ...JSON.parse(Deno.readTextFileSync(`${RESULTS_DIR}/${e.name}`)),
+  })).sort((a, b) => a.file.localeCompare(b.file));
+  const ratio = (r: typeof runs[number], model: string, p: Precision) =>
+    (r.stepMs[model][p][8] / r.torchBestMs[model][8].ms).toFixed(2);
+  const lines = [
+    "# Benchmark results, one row per kind of CPU",
+    "",
+    "Written by `deno task bench`, which measures the CPU it runs on and keeps each kind's last run in",
+    "`bench/results/`. Ratios are against PyTorch's best fp32 step on the same CPU in the same run (n = 8).",
+    "",
+    "| CPU | date | fp32 / PyTorch (digits, emoji) | int8 / PyTorch (digits, emoji) | default `deno task sample` (int8 / fp32) | cold start | full results |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...runs.map((r) =>
+      `| ${describeCpu(r.cpu)} | ${r.date.slice(0, 10)} | ${ratio(r, "digits", "fp32")}, ${
+        ratio(r, "emoji", "fp32")
+      } | ${ratio(r, "digits", "int8")}, ${ratio(r, "emoji", "int8")} | ${
+        r.defaultSampleSeconds.toFixed(1)
+      } s / ${r.defaultSampleFp32Seconds.toFixed(1)} s | ${
+        r.coldStartSeconds.toFixed(2)
+      } s | [${r.file}.md](results/${r.file}.md) |`
+    ),
+  ];
+  Deno.writeTextFileSync(`${ROOT}bench/RESULTS.md`, lines.join("\n") + "\n");
 }
 
 /** Median ms of a step at each batch of `ns` (batch 2·n), one precision, one session at a time. */
@@ -337,7 +378,7 @@ if (import.meta.main) {
       `bench: no python3 with PyTorch; the PyTorch column and the token scaling are skipped. Install: ${TORCH_INSTALL}`,
     );
   }
-  const cpu = cpuDescription();
+  const cpu = cpuInfo();
   const lines: string[] = [];
   const say = (line = "") => {
     console.log(line);
@@ -345,16 +386,11 @@ if (import.meta.main) {
   };
   const peaks = { fp32: await ortMatmulGflops("fp32"), int8: await ortMatmulGflops("int8") };
   say(`# Benchmark\n`);
-  say(
-    `${
-      new Date().toISOString().slice(0, 10)
-    } · ${cpu.model} · ${navigator.hardwareConcurrency} cores · ${cpu.flags}`,
-  );
+  say(`${new Date().toISOString().slice(0, 10)} · ${describeCpu(cpu)}`);
   say(`Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node}\n`);
   const results: Record<string, unknown> = {
     date: new Date().toISOString(),
     cpu,
-    cores: navigator.hardwareConcurrency,
   };
   const rows: string[][] = [];
   const steps: Record<string, Record<Precision, Record<string, number>>> = {};
@@ -568,6 +604,10 @@ if (import.meta.main) {
     peakRssMiB: { n1: n1.rssMiB, n32: n32.rssMiB },
     scaling: { ns: SCALING_NS, byN, tokens: SCALING_TOKENS, byTokens },
   });
-  Deno.writeTextFileSync(`${ROOT}bench/RESULTS.md`, lines.join("\n") + "\n");
-  Deno.writeTextFileSync(`${ROOT}bench/results.json`, JSON.stringify(results, null, 1) + "\n");
+  Deno.mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = `${RESULTS_DIR}/${cpuSlug(cpu)}`;
+  Deno.writeTextFileSync(`${file}.md`, lines.join("\n") + "\n");
+  Deno.writeTextFileSync(`${file}.json`, JSON.stringify(results, null, 1) + "\n");
+  writeSummary();
+  console.error(`bench: wrote ${file}.md, ${file}.json and bench/RESULTS.md`);
 }

@@ -23,9 +23,10 @@ export const MODELS_DIR: string = new URL("../models/", import.meta.url).pathnam
 export const DEFAULT_MODEL = "emoji";
 
 /**
- * How the DiT's matrix multiplies compute: `"fp32"`, or `"int8"` (weights int8 per output channel,
- * activations quantized on the fly: about twice as fast on a CPU with VNNI, at a measured quality cost
- * recorded in each card's `quality.byPrecision`).
+ * How the DiT's matrix multiplies compute: `"fp32"`, or `"int8"` (weights 7-bit integers per output channel,
+ * activations quantized to uint8 on the fly; faster than fp32 on every CPU measured (bench/RESULTS.md), the
+ * same integer arithmetic with or without VNNI (`quantize.ts` says why), at a measured quality cost recorded in
+ * each card's `quality.byPrecision`).
  */
 export type Precision = "fp32" | "int8";
 

@@ -119,7 +119,7 @@ def precision_table(quality):
     if not p:
         return ""
     return f"""
-Through ONNX Runtime on a CPU, as `loadDiT` runs it ({p['samples']} samples, guidance {p['guidanceScale']}, {p['samplingSteps']} DDIM steps, the same seed for both; measured by `{p['command']}`):
+Through ONNX Runtime on a CPU ({p['machine'].split(';')[0]}), as `loadDiT` runs it ({p['samples']} samples, guidance {p['guidanceScale']}, {p['samplingSteps']} DDIM steps, the same seed for both; measured by `{p['command']}`). The int8 weights are 7-bit, so CPUs with and without VNNI compute the same integer products:
 
 | precision | classifier reads the class asked for |
 | --- | --- |

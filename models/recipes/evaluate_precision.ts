@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { cpuInfo, describeCpu } from "../../lib/cpu.ts";
 import { fromOrtTensor, openSession, toOrtTensor } from "../../lib/model/onnx.ts";
 import { loadDiT, MODELS_DIR, type Precision } from "../../lib/pipeline.ts";
 import { sliceBatch } from "../../lib/tensor.ts";
@@ -66,8 +67,8 @@ if (import.meta.main) {
   const agree = fp32.read.filter((r, i) => r === int8.read[i]).length / fp32.read.length;
   const result = {
     command: `deno run -A models/recipes/evaluate_precision.ts ${name}`,
-    machine:
-      `${navigator.hardwareConcurrency}-core CPU, ONNX Runtime (onnxruntime-node), the toolkit's session options`,
+    machine: `${describeCpu()}; ONNX Runtime (onnxruntime-node), the toolkit's session options`,
+    cpu: cpuInfo(),
     samples: fp32.asked.length,
     guidanceScale: GUIDANCE_SCALE,
     samplingSteps: STEPS,
