@@ -75,6 +75,7 @@ export {
 export {
   fromOrtTensor,
   openSession,
+  ortMessage,
   type OrtSession,
   type OrtSessionOptions,
   type OrtTensor,
