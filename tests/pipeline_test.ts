@@ -85,7 +85,7 @@ Deno.test("loadDiT names what is wrong: unknown model, missing or corrupt files,
     await Deno.writeFile(`${dir}/dit.onnx`, onnx);
     await assert.rejects(
       loadDiT(dir),
-      /dit\.weights: cannot read the weights file dit\.onnx names \(No such file/,
+      /dit\.weights: cannot read the weights file of dit\.onnx \(No such file/,
     );
     const weights = await Deno.readFile(`${MODELS_DIR}digits/dit.weights`);
     await Deno.writeFile(`${dir}/dit.weights`, weights.subarray(0, 1_000_000));

@@ -386,7 +386,7 @@ export function onnxExternalFiles(path: string): string[] {
           "name beside it (no path, no ..)",
       );
     }
-    resolveInside(folder, location, `the weights file ${name} names`);
+    resolveInside(folder, location, `the weights file of ${name}`);
   }
   return entry.external;
 }
@@ -412,7 +412,7 @@ export function onnxExternalFiles(path: string): string[] {
 export function verifyOnnxFile(folder: string, card: CardHashes, name: string): string {
   const path = verifyModelFile(folder, card, name, "the ONNX model");
   for (const weights of onnxExternalFiles(path)) {
-    verifyModelFile(folder, card, weights, `the weights file ${name} names`);
+    verifyModelFile(folder, card, weights, `the weights file of ${name}`);
   }
   return path;
 }
