@@ -11,7 +11,7 @@
  */
 import { createDiffusion } from "./diffusion.ts";
 import { checkSession, type ModelCard, type ModelFile, readCard } from "./model/card.ts";
-import { oneLine, verifyOnnxFile } from "./model/folder.ts";
+import { oneLine, verifyModelFile, verifyOnnxFile } from "./model/folder.ts";
 import { fromOrtTensor, openSession, ort, type OrtSession, toOrtTensor } from "./model/onnx.ts";
 import { SeededRandom } from "./random.ts";
 import { sampleLoop, type SamplerName, type StepInfo } from "./sampler.ts";
@@ -125,6 +125,8 @@ export async function loadDiT(
       `${dir}/card.json: files.${file} is missing, so ${card.name} has no ${precision} DiT; expected precision "fp32"`,
     );
   }
+  // the weights both DiT graphs share, named first: a missing one is the likeliest fault of a copied folder
+  if (card.files.ditWeights) verifyModelFile(dir, card, card.files.ditWeights, "the DiT's weights");
   const dit = await openChecked(dir, card, file);
   return new DiTPipeline(dir, card, dit, precision);
 }

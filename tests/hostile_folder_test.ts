@@ -124,7 +124,7 @@ const CASES: Case[] = [
     name: "dit.weights a symlink out of the folder",
     setup: (d, root) => replaceBySymlink(`${d}/dit.weights`, `${root}/outside/dit.weights`),
     error:
-      /dit\.weights: the weights file of dit(_int8)?\.onnx resolves to .*\/outside\/dit\.weights, outside the model folder/,
+      /dit\.weights: (the DiT's weights|the weights file of dit\.onnx) resolves to .*\/outside\/dit\.weights, outside the model folder/,
     loads: ["dit", "int8", "glass"],
   },
   {
@@ -193,7 +193,8 @@ const CASES: Case[] = [
   {
     name: "dit.weights a FIFO",
     setup: (d) => replaceByFifo(`${d}/dit.weights`),
-    error: /dit\.weights: the weights file of dit(_int8)?\.onnx is a FIFO; expected a regular file/,
+    error:
+      /dit\.weights: (the DiT's weights|the weights file of dit\.onnx) is a FIFO; expected a regular file/,
     loads: ["dit", "int8", "glass"],
   },
   {
