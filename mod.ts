@@ -75,6 +75,7 @@ export {
 export {
   fromOrtTensor,
   openSession,
+  ortMessage,
   type OrtSession,
   type OrtSessionOptions,
   type OrtTensor,
@@ -82,6 +83,7 @@ export {
   toOrtTensor,
 } from "./lib/model/onnx.ts";
 export {
+  CARD_LIMITS,
   checkSession,
   type ModelCard,
   type ModelFile,
@@ -90,6 +92,21 @@ export {
   type ValueMetadata,
   type ValueSpec,
 } from "./lib/model/card.ts";
+export {
+  type CardHashes,
+  type FolderFile,
+  folderOf,
+  isPlainName,
+  MAX_CARD_BYTES,
+  MAX_MODEL_FILE_BYTES,
+  MAX_NAME_LENGTH,
+  oneLine,
+  onnxExternalFiles,
+  readBounded,
+  resolveInside,
+  verifyModelFile,
+  verifyOnnxFile,
+} from "./lib/model/folder.ts";
 export { readOnnxWeights } from "./lib/model/weights.ts";
 export {
   type DiTBlockIntermediates,

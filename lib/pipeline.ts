@@ -11,6 +11,7 @@
  */
 import { createDiffusion } from "./diffusion.ts";
 import { checkSession, type ModelCard, type ModelFile, readCard } from "./model/card.ts";
+import { oneLine, verifyModelFile, verifyOnnxFile } from "./model/folder.ts";
 import { fromOrtTensor, openSession, ort, type OrtSession, toOrtTensor } from "./model/onnx.ts";
 import { SeededRandom } from "./random.ts";
 import { sampleLoop, type SamplerName, type StepInfo } from "./sampler.ts";
@@ -80,8 +81,13 @@ export interface SampleResult {
  * Opens a shipped model (`"digits"`, `"emoji"`) or a model folder holding a `card.json`, checks its ONNX files
  * against the card, and returns a {@link DiTPipeline}.
  *
- * @throws a one-line `Error` for an unknown model or precision, or a missing, corrupt or mismatched card,
- *   ONNX file or weights file.
+ * The folder is a sandbox: the card is size-limited and schema-checked ({@link readCard}), and each file it
+ * names is opened only if it is a regular file inside the folder (symlinks resolved) whose sha256 is the
+ * card's, and so are the weights files an ONNX file names (`verifyOnnxFile`); the DiT now, the VAE when first
+ * used. Hashes are cached per file while its size and times stay the same.
+ *
+ * @throws a one-line `Error` for an unknown model or precision, or a missing, corrupt, hostile or mismatched
+ *   card, ONNX file or weights file.
  *
  * @example Four guided samples of the digit 7
  * ```ts
@@ -112,20 +118,7 @@ export async function loadDiT(
   if (precision !== "fp32" && precision !== "int8") {
     throw new Error(`loadDiT: precision is "${precision}"; expected "fp32" or "int8"`);
   }
-  const dir = model.includes("/") ? model.replace(/\/$/, "") : `${MODELS_DIR}${model}`;
-  let isDir = false;
-  try {
-    isDir = Deno.statSync(dir).isDirectory;
-  } catch { /* reported below */ }
-  if (!isDir) {
-    const shipped = [...Deno.readDirSync(MODELS_DIR)]
-      .filter((e) => e.isDirectory && e.name !== "recipes")
-      .map((e) => e.name)
-      .sort();
-    throw new Error(
-      `unknown model "${model}"; expected one of ${shipped.join(", ")} or a folder holding card.json`,
-    );
-  }
+  const dir = modelFolder(model);
   const card = readCard(dir);
   const file = DIT_FILE[precision];
   if (!card.files[file]) {
@@ -133,25 +126,52 @@ export async function loadDiT(
       `${dir}/card.json: files.${file} is missing, so ${card.name} has no ${precision} DiT; expected precision "fp32"`,
     );
   }
-  if (card.files.ditWeights) {
-    try {
-      Deno.statSync(`${dir}/${card.files.ditWeights}`);
-    } catch (error) {
-      throw new Error(
-        `${dir}/${card.files.ditWeights}: cannot read the DiT's weights (${(error as Error).message})`,
-      );
-    }
-  }
+  // the weights both DiT graphs share, named first: a missing one is the likeliest fault of a copied folder
+  if (card.files.ditWeights) verifyModelFile(dir, card, card.files.ditWeights, "the DiT's weights");
   const dit = await openChecked(dir, card, file);
   return new DiTPipeline(dir, card, dit, precision);
 }
 
+/**
+ * The folder of a model: a shipped model by its name (only the folders under {@link MODELS_DIR}, so a name
+ * cannot climb out with `..`), or any folder given as a path (one with a `/`, like `./mine`).
+ */
+function modelFolder(model: string): string {
+  const shipped = () =>
+    [...Deno.readDirSync(MODELS_DIR)]
+      .filter((e) => e.isDirectory && e.name !== "recipes")
+      .map((e) => e.name)
+      .sort();
+  const unknown = () =>
+    new Error(
+      `unknown model ${oneLine(JSON.stringify(model) ?? String(model), 160)}; expected one of ${
+        shipped().join(", ")
+      } or a folder holding card.json`,
+    );
+  if (typeof model !== "string") throw unknown();
+  if (!model.includes("/")) {
+    if (!shipped().includes(model)) throw unknown();
+    return `${MODELS_DIR}${model}`;
+  }
+  const dir = model.replace(/\/+$/, "") || "/";
+  let isDir = false;
+  try {
+    isDir = Deno.statSync(dir).isDirectory;
+  } catch { /* reported below */ }
+  if (!isDir) throw unknown();
+  return dir;
+}
+
+/**
+ * Opens one ONNX file of the card, after checking it (and the weights file it names) against the card's
+ * hashes inside the model folder, then its inputs and outputs against the card's `onnx` section.
+ */
 async function openChecked(dir: string, card: ModelCard, file: ModelFile): Promise<OrtSession> {
   const name = card.files[file];
   if (!name) {
     throw new Error(`${dir}/card.json: files.${file} is missing; expected the ${file} ONNX file name`);
   }
-  const session = await openSession(`${dir}/${name}`);
+  const session = await openSession(verifyOnnxFile(dir, card, name));
   checkSession(card, file, session);
   return session;
 }

@@ -23,7 +23,7 @@ Deno.test("readCard names the field that is missing or inconsistent", () => {
     [(c) => c.classes.pop(), /classes is 9; expected 10 classes/],
     [(c) => (c.nullClassId = 0), /nullClassId is 0; expected 10/],
     [(c) => (c.latent.channels = 3), /latent is .*; expected channels 4, height and width 8/],
-    [(c) => (c.latent.scaleFactor = -1), /latent\.scaleFactor is -1; expected a positive number/],
+    [(c) => (c.latent.scaleFactor = -1), /latent\.scaleFactor is -1; expected a number from 0\.001 to 1000/],
     [
       (c) => (c.diffusion.schedule = "cosine"),
       /diffusion\.schedule is "cosine"; expected "linear" or "squaredcos_cap_v2"/,
@@ -38,6 +38,151 @@ Deno.test("readCard names the field that is missing or inconsistent", () => {
     }
   }
   assert.throws(() => readCard("/nonexistent"), /\/nonexistent\/card\.json: cannot read the model card/);
+});
+
+Deno.test("readCard holds every field the toolkit uses to its type, range and form, in one line naming it", () => {
+  // deno-lint-ignore no-explicit-any
+  const cases: [string, (card: any) => unknown, RegExp][] = [
+    ["a null card", () => null, /card\.json: the card is null; expected an object$/],
+    ["an array card", () => [], /the card is \[\]; expected an object/],
+    ["no name", (c) => void delete c.name, /name is undefined; expected a plain name/],
+    [
+      "a climbing name",
+      (c) => void (c.name = "../../../../tmp/x"),
+      /name is "\.\.\/\.\.\/.*; expected a plain name/,
+    ],
+    ["a hidden name", (c) => void (c.name = ".x"), /name is "\.x"; expected a plain name/],
+    ["a long name", (c) => void (c.name = "x".repeat(200)), /name is "x{70,}…; expected a plain name/],
+    [
+      "a climbing file",
+      (c) => void (c.files.dit = "../../outside/dit.onnx"),
+      /files\.dit is "\.\.\/.*; expected a plain name/,
+    ],
+    [
+      "an absolute file",
+      (c) => void (c.files.vaeDecoder = "/etc/passwd"),
+      /files\.vaeDecoder is "\/etc\/passwd"; expected a plain name/,
+    ],
+    [
+      "a file in a subfolder",
+      (c) => void (c.files.classifier = "sub/c.onnx"),
+      /files\.classifier is "sub\/c\.onnx"/,
+    ],
+    ["a number for a file", (c) => void (c.files.dit = 5), /files\.dit is 5; expected a plain name/],
+    ["files of null", (c) => void (c.files = null), /files is null; expected an object/],
+    ["no sha256", (c) => void delete c.sha256, /sha256 is undefined; expected an object/],
+    [
+      "a short hash",
+      (c) => void (c.sha256["dit.onnx"] = "abc"),
+      /sha256\["dit\.onnx"\] is "abc"; expected 64 lowercase hex digits/,
+    ],
+    [
+      "a negative size",
+      (c) => void (c.bytes = { "dit.onnx": -1 }),
+      /bytes\["dit\.onnx"\] is -1; expected an integer from 0/,
+    ],
+    ["a latent of 16384", (c) => {
+      c.architecture.inputSize = c.latent.height = c.latent.width = 16384;
+    }, /architecture\.inputSize is 16384; expected a positive integer up to 256/],
+    ["too many tokens", (c) => {
+      c.architecture.inputSize = c.latent.height = c.latent.width = 128;
+    }, /architecture\.patchSize is 1; expected at least 2 \(≤ 4096 tokens\)/],
+    [
+      "a string size",
+      (c) => void (c.architecture.inputSize = "8"),
+      /architecture\.inputSize is "8"; expected a positive integer/,
+    ],
+    [
+      "heads not dividing",
+      (c) => void (c.architecture.numHeads = 5),
+      /architecture\.numHeads is 5; expected a divisor of hiddenSize 192/,
+    ],
+    [
+      "no learned variance",
+      (c) => void (c.architecture.learnSigma = false),
+      /architecture\.learnSigma is false; expected true/,
+    ],
+    [
+      "NaN mlpRatio (null in JSON)",
+      (c) => void (c.architecture.mlpRatio = null),
+      /architecture\.mlpRatio is null; expected a number/,
+    ],
+    ["100,000 classes", (c) => {
+      c.architecture.numClasses = c.nullClassId = 100_000;
+    }, /architecture\.numClasses is 100000; expected a positive integer up to 10000/],
+    [
+      "a class name with a line break",
+      (c) => void (c.classes[3].name = "three\nlines\x1b[31m"),
+      /classes\[3\]\.name is "three\\nlines\\u001b\[31m"; expected a string of 1 to 100 characters without control characters/,
+    ],
+    [
+      "a long class name",
+      (c) => void (c.classes[0].name = "x".repeat(101)),
+      /classes\[0\]\.name is "x+…; expected a string of 1 to 100/,
+    ],
+    [
+      "two classes of one name",
+      (c) => void (c.classes[1].name = "0"),
+      /classes\[1\]\.name is "0"; expected a name no other class has/,
+    ],
+    ["a null class entry", (c) => void (c.classes[2] = null), /classes\[2\] is null; expected an object/],
+    [
+      "1e8 timesteps",
+      (c) => void (c.diffusion.numTimesteps = 1e8),
+      /diffusion\.numTimesteps is 100000000; expected a positive integer up to 10000/,
+    ],
+    [
+      "another prediction",
+      (c) => void (c.diffusion.prediction = "v"),
+      /diffusion\.prediction is "v"; expected "epsilon"/,
+    ],
+    [
+      "a string scaleFactor",
+      (c) => void (c.latent.scaleFactor = "0.18"),
+      /latent\.scaleFactor is "0\.18"; expected a number from 0\.001 to 1000/,
+    ],
+    [
+      "a tiny scaleFactor",
+      (c) => void (c.latent.scaleFactor = 1e-300),
+      /latent\.scaleFactor is 1e-300; expected a number from 0\.001/,
+    ],
+    ["no onnx section", (c) => void delete c.onnx, /onnx is undefined; expected an object/],
+    [
+      "no onnx entry for a file",
+      (c) => void delete c.onnx["vae_decoder.onnx"],
+      /onnx\["vae_decoder\.onnx"\] \(the inputs and outputs of files\.vaeDecoder\) is undefined; expected an object/,
+    ],
+    [
+      "no outputs",
+      (c) => void delete c.onnx["dit.onnx"].outputs,
+      /onnx\["dit\.onnx"\]\.outputs is undefined; expected an array of at most 16 entries/,
+    ],
+    [
+      "a string shape",
+      (c) => void (c.onnx["dit.onnx"].inputs[0].shape = "B,4,8,8"),
+      /onnx\["dit\.onnx"\]\.inputs\[0\]\.shape is "B,4,8,8"; expected an array/,
+    ],
+    [
+      "a fractional dimension",
+      (c) => void (c.onnx["dit.onnx"].inputs[0].shape[1] = 4.5),
+      /inputs\[0\]\.shape\[1\] is 4\.5; expected an integer from 0/,
+    ],
+  ];
+  for (const [what, edit, message] of cases) {
+    const dir = Deno.makeTempDirSync({ prefix: "dit-card-" });
+    try {
+      const card = JSON.parse(Deno.readTextFileSync(`${DIGITS}/card.json`));
+      const replaced = edit(card);
+      Deno.writeTextFileSync(`${dir}/card.json`, JSON.stringify(replaced === undefined ? card : replaced));
+      assert.throws(
+        () => readCard(dir),
+        (e: Error) => message.test(e.message) && !e.message.includes("\n") && e.message.length < 400,
+        what,
+      );
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  }
 });
 
 Deno.test("checkSession compares names, types and shapes with the card", () => {

@@ -80,17 +80,24 @@ Deno.test("loadDiT names what is wrong: unknown model, missing or corrupt files,
     await assert.rejects(loadDiT(dir), /card\.json: cannot read the model card/);
     const card = JSON.parse(await Deno.readTextFile(`${MODELS_DIR}digits/card.json`));
     await Deno.writeTextFile(`${dir}/card.json`, JSON.stringify(card));
-    await assert.rejects(loadDiT(dir), /dit\.weights: cannot read the DiT's weights/);
-    await Deno.copyFile(`${MODELS_DIR}digits/dit.weights`, `${dir}/dit.weights`);
-    await assert.rejects(loadDiT(dir), /dit\.onnx: cannot read the ONNX model/);
+    await assert.rejects(loadDiT(dir), /dit\.weights: cannot read the DiT's weights \(No such file/);
+    const weights = await Deno.readFile(`${MODELS_DIR}digits/dit.weights`);
+    await Deno.writeFile(`${dir}/dit.weights`, weights.subarray(0, 1_000_000));
+    await assert.rejects(
+      loadDiT(dir),
+      /dit\.weights: sha256 does not match the card \(edited or corrupt\?\)$/,
+    );
+    await Deno.writeFile(`${dir}/dit.weights`, weights);
+    await assert.rejects(loadDiT(dir), /dit\.onnx: cannot read the ONNX model \(No such file/);
+    const onnx = await Deno.readFile(`${MODELS_DIR}digits/dit.onnx`);
+    await Deno.writeFile(`${dir}/dit.onnx`, onnx);
     await assert.rejects(loadDiT(dir, { precision: "int8" }), /dit_int8\.onnx: cannot read the ONNX model/);
     await assert.rejects(
       loadDiT(dir, { precision: "int4" as "int8" }),
       /loadDiT: precision is "int4"; expected "fp32" or "int8"/,
     );
-    const onnx = await Deno.readFile(`${MODELS_DIR}digits/dit.onnx`);
     await Deno.writeFile(`${dir}/dit.onnx`, onnx.subarray(0, onnx.length >> 1));
-    await assert.rejects(loadDiT(dir), /dit\.onnx: not a valid ONNX model, perhaps truncated or corrupt/);
+    await assert.rejects(loadDiT(dir), /dit\.onnx: sha256 does not match the card \(edited or corrupt\?\)$/);
     await Deno.writeFile(`${dir}/dit.onnx`, onnx);
     const { ditInt8: _, ...withoutInt8 } = card.files;
     await Deno.writeTextFile(`${dir}/card.json`, JSON.stringify({ ...card, files: withoutInt8 }));
@@ -106,4 +113,36 @@ Deno.test("loadDiT names what is wrong: unknown model, missing or corrupt files,
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("ONNX Runtime's 800-character C++ message becomes one line naming the file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dit-model-" });
+  try {
+    await Deno.copyFile(`${MODELS_DIR}digits/dit.onnx`, `${dir}/dit.onnx`);
+    const weights = await Deno.readFile(`${MODELS_DIR}digits/dit.weights`);
+    await Deno.writeFile(`${dir}/dit.weights`, weights.subarray(0, 1_000_000)); // no card: only ORT can tell
+    await assert.rejects(openSession(`${dir}/dit.onnx`), (e: Error) => {
+      assert.match(
+        e.message,
+        /dit\.onnx: not a valid ONNX model, perhaps truncated or corrupt .*: External initializer/,
+      );
+      assert.ok(!/\n|onnxruntime_src|std::/.test(e.message) && e.message.length < 400, e.message);
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadDiT takes a shipped model by name only: a bare name cannot climb out of models/", async () => {
+  for (const name of ["..", ".", "recipes", "", "digits\n"]) {
+    await assert.rejects(
+      loadDiT(name),
+      (e: Error) => /^unknown model ".*"; expected one of digits, emoji or a folder/.test(e.message),
+      JSON.stringify(name),
+    );
+  }
+  const dit = await loadDiT(`${MODELS_DIR}digits/`); // a path works with or without its trailing slash
+  assert.equal(dit.card.name, "digits");
+  await dit.close();
 });

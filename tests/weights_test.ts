@@ -6,14 +6,14 @@ import { readOnnxWeights } from "../lib/model/weights.ts";
 const { onnx } = onnxProto;
 const DIGITS = new URL("../models/digits", import.meta.url).pathname;
 
-/** Writes a minimal ONNX model holding only these initializers and returns its path. */
-function modelWith(initializers: OnnxTypes.ITensorProto[]): string {
+/** Writes a minimal ONNX model holding only these initializers (in `folder`, or a temp file) and returns its path. */
+function modelWith(initializers: OnnxTypes.ITensorProto[], folder?: string): string {
   const model = onnx.ModelProto.create({
     irVersion: 8,
     opsetImport: [{ domain: "", version: 17 }],
     graph: { name: "weights only", initializer: initializers },
   });
-  const path = Deno.makeTempFileSync({ suffix: ".onnx" });
+  const path = Deno.makeTempFileSync({ suffix: ".onnx", dir: folder });
   Deno.writeFileSync(path, onnx.ModelProto.encode(model).finish());
   return path;
 }
@@ -182,7 +182,56 @@ Deno.test("external data: initializers are read from the file, offset and length
   const values = new Float32Array([1.5, -2, 0.25]);
   const bytes = new Uint8Array(8 + 12); // 8 bytes of another tensor first, so the offset matters
   values.forEach((v, i) => new DataView(bytes.buffer).setFloat32(8 + 4 * i, v, true));
-  const external = (location: string, offset: number, length: number): OnnxTypes.ITensorProto => ({
+  const folder = Deno.makeTempDirSync({ prefix: "dit-weights-" });
+  try {
+    const path = modelWith([external("w.bin", 8, 12)], folder);
+    assert.throws(
+      () => readOnnxWeights(path),
+      (e: Error) => e.message.startsWith(`${folder}/w.bin: cannot read the weights file `),
+    );
+    Deno.writeFileSync(`${folder}/w.bin`, bytes);
+    assert.deepEqual(readOnnxWeights(path).get("w")!.data, values);
+    const beyond = modelWith([external("w.bin", 12, 12)], folder);
+    assert.throws(() => readOnnxWeights(beyond), /initializer w reads bytes 12…24 of w\.bin, which has 20/);
+  } finally {
+    Deno.removeSync(folder, { recursive: true });
+  }
+});
+
+Deno.test("external data outside the model's folder, or not a regular file, is refused before it is read", () => {
+  const folder = Deno.makeTempDirSync({ prefix: "dit-weights-" });
+  try {
+    Deno.mkdirSync(`${folder}/model`);
+    Deno.writeFileSync(`${folder}/outside.bin`, new Uint8Array(12));
+    Deno.symlinkSync(`${folder}/outside.bin`, `${folder}/model/out.bin`);
+    Deno.symlinkSync("/dev/zero", `${folder}/model/zero.bin`);
+    Deno.mkdirSync(`${folder}/model/dir.bin`);
+    const cases: [string, RegExp][] = [
+      ["../outside.bin", /its external data names "\.\.\/outside\.bin"; expected a plain file name/],
+      [`${folder}/outside.bin`, /its external data names "\/.*outside\.bin"; expected a plain file name/],
+      [
+        "out.bin",
+        /model\/out\.bin: the weights file .* resolves to .*\/outside\.bin, outside the model folder/,
+      ],
+      ["zero.bin", /model\/zero\.bin: the weights file .* resolves to \/dev\/zero, outside the model folder/],
+      ["dir.bin", /model\/dir\.bin: the weights file .* is a directory; expected a regular file/],
+    ];
+    for (const [location, message] of cases) {
+      const path = modelWith([external(location, 0, 12)], `${folder}/model`);
+      assert.throws(() => readOnnxWeights(path), message, location);
+    }
+    assert.throws(
+      () => readOnnxWeights("/dev/zero"),
+      /\/dev\/zero: the ONNX model is a device; expected a regular file/,
+    );
+  } finally {
+    Deno.removeSync(folder, { recursive: true });
+  }
+});
+
+/** A float32 [3] initializer stored in an external file. */
+function external(location: string, offset: number, length: number): OnnxTypes.ITensorProto {
+  return {
     name: "w",
     dataType: 1,
     dims: [3],
@@ -192,24 +241,5 @@ Deno.test("external data: initializers are read from the file, offset and length
       { key: "offset", value: String(offset) },
       { key: "length", value: String(length) },
     ],
-  });
-  const path = modelWith([external("w.bin", 8, 12)]);
-  const folder = path.slice(0, path.lastIndexOf("/"));
-  try {
-    assert.throws(
-      () => readOnnxWeights(path),
-      (e: Error) => e.message.includes(`cannot read ${folder}/w.bin, the weights file it names`),
-    );
-    Deno.writeFileSync(`${folder}/w.bin`, bytes);
-    assert.deepEqual(readOnnxWeights(path).get("w")!.data, values);
-    const beyond = modelWith([external("w.bin", 12, 12)]);
-    try {
-      assert.throws(() => readOnnxWeights(beyond), /initializer w reads bytes 12…24 of w\.bin, which has 20/);
-    } finally {
-      Deno.removeSync(beyond);
-    }
-  } finally {
-    Deno.removeSync(path);
-    Deno.removeSync(`${folder}/w.bin`, { recursive: true });
-  }
-});
+  };
+}

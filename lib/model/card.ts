@@ -1,11 +1,21 @@
 /**
  * The model card: every fact about a shipped model lives in `models/<name>/card.json`, and the toolkit reads
- * them from there (nothing model-specific is written into `lib/`). This module reads a card, checks that it
- * holds what the sampler needs, and checks an ONNX Runtime session against it.
+ * them from there (nothing model-specific is written into `lib/`). This module reads a card, checks every
+ * field the toolkit uses against a schema with stated bounds ({@link CARD_LIMITS}), and checks an ONNX Runtime
+ * session against it. The files it names are checked against it by `folder.ts`.
  *
  * @module
  */
 import type { ScheduleName } from "../schedule.ts";
+import {
+  isPlainName,
+  MAX_CARD_BYTES,
+  MAX_MODEL_FILE_BYTES,
+  MAX_NAME_LENGTH,
+  oneLine,
+  readBounded,
+  resolveInside,
+} from "./folder.ts";
 
 /** One input or output of an ONNX file as the card records it; `"B"` marks the dynamic batch. */
 export interface ValueSpec {
@@ -30,10 +40,12 @@ export interface ModelCard {
   name: string;
   /** What the model draws, in a sentence. */
   description: string;
-  /** File names by role, relative to the card's folder. */
-  files: Partial<Record<ModelFile, string>> & Record<string, string>;
-  /** sha256 (hex) of every file in `files`. */
+  /** File names by role: plain names of files in the card's folder; `dit` is required. */
+  files: { dit: string } & Partial<Record<ModelFile, string>> & Record<string, string>;
+  /** sha256 (hex) of every file in `files`, checked before a file is read. */
   sha256: Record<string, string>;
+  /** Optional size in bytes of files in `files`, checked before hashing. */
+  bytes?: Record<string, number>;
   /** The DiT's configuration, in the reference's terms (camelCased). */
   architecture: {
     type: "DiT";
@@ -72,9 +84,52 @@ export interface ModelCard {
 }
 
 /**
- * Reads and checks `<folder>/card.json`.
+ * The bounds {@link readCard} holds a card to, so that a hostile or mistaken card is refused with a named
+ * field before anything is allocated from it. Each is far above what the toolkit's models need (digits:
+ * 10 classes, an 8×8 latent; emoji: 9 classes, 16×16) and the reference's largest DiT (DiT-XL/2 at 512×512:
+ * 1000 classes, a 64×64 latent, 1024 tokens, hidden size 1152, depth 28).
+ */
+export const CARD_LIMITS = {
+  /** Classes the DiT was trained on. */
+  classes: 10_000,
+  /** Characters of a class name. */
+  classNameLength: 100,
+  /** Latent height and width (the DiT's inputSize). */
+  latentSize: 256,
+  /** Latent channels. */
+  latentChannels: 64,
+  /** Tokens a latent is cut into, (inputSize / patchSize)². */
+  tokens: 4096,
+  /** The DiT's hidden size, and its timestep frequency embedding size. */
+  hiddenSize: 16_384,
+  /** The DiT's blocks. */
+  depth: 1024,
+  /** The MLP's width over the hidden size. */
+  mlpRatio: 64,
+  /** Diffusion training timesteps. */
+  numTimesteps: 10_000,
+  /** The latent scale factor's range. */
+  scaleFactor: [1e-3, 1e3] as const,
+  /** Files named in `files`. */
+  files: 64,
+  /** Inputs or outputs of one ONNX file, and dimensions of one of them. */
+  onnxValues: 16,
+} as const;
+
+// Characters that would break a one-line message or steer a terminal: C0/C1 controls, line separators.
+const CONTROL = /[\p{Cc}\p{Zl}\p{Zp}]/u;
+
+/** The card files that are ONNX graphs, whose inputs and outputs the card's `onnx` section must record. */
+const ONNX_FILES: readonly ModelFile[] = ["dit", "ditInt8", "vaeEncoder", "vaeDecoder", "classifier"];
+
+/**
+ * Reads and checks `<folder>/card.json`. The card is read only if it is a regular file inside the folder of
+ * at most {@link MAX_CARD_BYTES} (a FIFO cannot hang the read, `/dev/zero` cannot fill memory), and every
+ * field the toolkit uses is checked for type, range and form against {@link CARD_LIMITS}: the name and file
+ * names are plain names ({@link isPlainName}), class names are short and free of control characters, sizes
+ * are bounded, and each ONNX file the card names has its inputs and outputs in the `onnx` section.
  *
- * @throws an `Error` naming the card and the field that is missing or wrong.
+ * @throws an `Error` of one line naming the card and the field that is missing or wrong.
  *
  * @example
  * ```ts
@@ -86,47 +141,163 @@ export interface ModelCard {
  */
 export function readCard(folder: string): ModelCard {
   const path = `${folder}/card.json`;
+  const file = resolveInside(folder, "card.json", "the model card", MAX_CARD_BYTES);
   let card: ModelCard;
   try {
-    card = JSON.parse(Deno.readTextFileSync(path));
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(
+      readBounded(file.path, MAX_CARD_BYTES, "the model card", path),
+    );
+    card = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${path}: cannot read the model card (${(error as Error).message})`);
+    const message = (error as Error).message;
+    throw new Error(
+      message.startsWith(path) ? message : `${path}: cannot read the model card (${oneLine(message)})`,
+    );
   }
-  const fail = (field: string, expected: string, got: unknown) => {
-    throw new Error(`${path}: ${field} is ${JSON.stringify(got)}; expected ${expected}`);
-  };
-  const positive = (field: string, value: unknown) => {
-    if (!Number.isInteger(value) || (value as number) <= 0) fail(field, "a positive integer", value);
-  };
-  if (typeof card.files?.dit !== "string") fail("files.dit", "the DiT's ONNX file name", card.files?.dit);
-  const a = card.architecture ?? {};
-  for (
-    const key of ["inputSize", "patchSize", "inChannels", "hiddenSize", "depth", "numHeads", "numClasses"]
-  ) {
-    positive(`architecture.${key}`, (a as Record<string, unknown>)[key]);
-  }
-  if (a.inputSize % a.patchSize !== 0) {
-    fail("architecture.patchSize", `a divisor of inputSize ${a.inputSize}`, a.patchSize);
-  }
-  if (!Array.isArray(card.classes) || card.classes.length !== a.numClasses) {
-    fail("classes", `${a.numClasses} classes (architecture.numClasses)`, card.classes?.length);
-  }
-  card.classes.forEach((c, i) => {
-    if (c.id !== i || typeof c.name !== "string") fail(`classes[${i}]`, `{ id: ${i}, name: string }`, c);
-  });
-  if (card.nullClassId !== a.numClasses) {
-    fail("nullClassId", `${a.numClasses} (the row after the classes)`, card.nullClassId);
-  }
-  const l = card.latent ?? {};
-  if (l.channels !== a.inChannels || l.height !== a.inputSize || l.width !== a.inputSize) {
-    fail("latent", `channels ${a.inChannels}, height and width ${a.inputSize} (the DiT's input)`, l);
-  }
-  if (!(l.scaleFactor > 0)) fail("latent.scaleFactor", "a positive number", l.scaleFactor);
-  if (!["linear", "squaredcos_cap_v2"].includes(card.diffusion?.schedule)) {
-    fail("diffusion.schedule", '"linear" or "squaredcos_cap_v2"', card.diffusion?.schedule);
-  }
-  positive("diffusion.numTimesteps", card.diffusion?.numTimesteps);
+  checkCard(card, path);
   return card;
+}
+
+/** Each check of {@link checkCard}, failing with the card's path, the field, what it is and what it should be. */
+function checks(path: string) {
+  const fail = (field: string, expected: string, got: unknown): never => {
+    const shown = got === undefined ? "undefined" : oneLine(JSON.stringify(got) ?? String(got), 80);
+    throw new Error(`${path}: ${field} is ${shown}; expected ${expected}`);
+  };
+  const object = (field: string, value: unknown): Record<string, unknown> => {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) fail(field, "an object", value);
+    return value as Record<string, unknown>;
+  };
+  const integer = (field: string, value: unknown, min: number, max: number): number => {
+    if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+      fail(field, min === 1 ? `a positive integer up to ${max}` : `an integer from ${min} to ${max}`, value);
+    }
+    return value as number;
+  };
+  const number = (field: string, value: unknown, min: number, max: number): number => {
+    if (typeof value !== "number" || !(value >= min && value <= max)) {
+      fail(field, `a number from ${min} to ${max}`, value);
+    }
+    return value as number;
+  };
+  const oneOf = (field: string, value: unknown, allowed: readonly unknown[]) => {
+    if (!allowed.includes(value)) fail(field, allowed.map((v) => JSON.stringify(v)).join(" or "), value);
+  };
+  const plainName = (field: string, value: unknown) => {
+    if (!isPlainName(value)) {
+      fail(field, `a plain name (letters, digits, - _ ., not starting with ., ≤ ${MAX_NAME_LENGTH})`, value);
+    }
+  };
+  const text = (field: string, value: unknown, max: number) => {
+    if (
+      typeof value !== "string" || value.length === 0 || value.length > max || CONTROL.test(value)
+    ) {
+      fail(field, `a string of 1 to ${max} characters without control characters`, value);
+    }
+  };
+  const array = (field: string, value: unknown, max: number): unknown[] => {
+    if (!Array.isArray(value) || value.length > max) fail(field, `an array of at most ${max} entries`, value);
+    return value as unknown[];
+  };
+  return { fail, object, integer, number, oneOf, plainName, text, array };
+}
+
+/** The schema of a card: every field the toolkit reads, by type, range and form. */
+function checkCard(card: ModelCard, path: string): void {
+  const { fail, object, integer, number, oneOf, plainName, text, array } = checks(path);
+  const L = CARD_LIMITS;
+  object("the card", card);
+  plainName("name", card.name);
+  if (card.description !== undefined && typeof card.description !== "string") {
+    fail("description", "a string", card.description);
+  }
+
+  const files = object("files", card.files);
+  if (Object.keys(files).length > L.files) {
+    fail("files", `at most ${L.files} entries`, Object.keys(files).length);
+  }
+  if (files.dit === undefined) fail("files.dit", "the DiT's ONNX file name", undefined);
+  for (const [role, name] of Object.entries(files)) plainName(`files.${role}`, name);
+  const sha256 = object("sha256", card.sha256);
+  for (const [name, hash] of Object.entries(sha256)) {
+    if (typeof hash !== "string" || !/^[0-9a-f]{64}$/.test(hash)) {
+      fail(`sha256["${oneLine(name, 60)}"]`, "64 lowercase hex digits", hash);
+    }
+  }
+  if (card.bytes !== undefined) {
+    for (const [name, size] of Object.entries(object("bytes", card.bytes))) {
+      integer(`bytes["${oneLine(name, 60)}"]`, size, 0, MAX_MODEL_FILE_BYTES);
+    }
+  }
+
+  const a = object("architecture", card.architecture) as unknown as ModelCard["architecture"];
+  oneOf("architecture.type", a.type, ["DiT"]);
+  const inputSize = integer("architecture.inputSize", a.inputSize, 1, L.latentSize);
+  const p = integer("architecture.patchSize", a.patchSize, 1, inputSize);
+  if (inputSize % p !== 0) fail("architecture.patchSize", `a divisor of inputSize ${inputSize}`, p);
+  if ((inputSize / p) ** 2 > L.tokens) {
+    fail("architecture.patchSize", `at least ${inputSize / Math.sqrt(L.tokens)} (≤ ${L.tokens} tokens)`, p);
+  }
+  integer("architecture.inChannels", a.inChannels, 1, L.latentChannels);
+  const D = integer("architecture.hiddenSize", a.hiddenSize, 1, L.hiddenSize);
+  integer("architecture.depth", a.depth, 1, L.depth);
+  const heads = integer("architecture.numHeads", a.numHeads, 1, D);
+  if (D % heads !== 0) fail("architecture.numHeads", `a divisor of hiddenSize ${D}`, heads);
+  number("architecture.mlpRatio", a.mlpRatio, 1 / D, L.mlpRatio);
+  // the sampler reads the learned variance from the second half of the output channels
+  oneOf("architecture.learnSigma", a.learnSigma, [true]);
+  integer("architecture.frequencyEmbeddingSize", a.frequencyEmbeddingSize, 2, L.hiddenSize);
+  const numClasses = integer("architecture.numClasses", a.numClasses, 1, L.classes);
+
+  const classes = array("classes", card.classes, L.classes);
+  if (classes.length !== numClasses) {
+    fail("classes", `${numClasses} classes (architecture.numClasses)`, classes.length);
+  }
+  const names = new Set<string>();
+  classes.forEach((c, i) => {
+    const { id, name } = object(`classes[${i}]`, c);
+    if (id !== i) fail(`classes[${i}].id`, `${i}`, id);
+    text(`classes[${i}].name`, name, L.classNameLength);
+    if (names.has(name as string)) fail(`classes[${i}].name`, "a name no other class has", name);
+    names.add(name as string);
+  });
+  if (card.nullClassId !== numClasses) {
+    fail("nullClassId", `${numClasses} (the row after the classes)`, card.nullClassId);
+  }
+
+  const d = object("diffusion", card.diffusion);
+  oneOf("diffusion.schedule", d.schedule, ["linear", "squaredcos_cap_v2"]);
+  integer("diffusion.numTimesteps", d.numTimesteps, 1, L.numTimesteps);
+  oneOf("diffusion.prediction", d.prediction, ["epsilon"]);
+  oneOf("diffusion.variance", d.variance, ["learned-range"]);
+
+  const l = object("latent", card.latent);
+  if (l.channels !== a.inChannels || l.height !== inputSize || l.width !== inputSize) {
+    fail("latent", `channels ${a.inChannels}, height and width ${inputSize} (the DiT's input)`, {
+      channels: l.channels,
+      height: l.height,
+      width: l.width,
+    });
+  }
+  number("latent.scaleFactor", l.scaleFactor, ...L.scaleFactor);
+
+  const onnx = object("onnx", card.onnx);
+  for (const role of ONNX_FILES) {
+    const name = files[role] as string | undefined;
+    if (name === undefined) continue;
+    const spec = object(`onnx["${name}"] (the inputs and outputs of files.${role})`, onnx[name]);
+    for (const kind of ["inputs", "outputs"] as const) {
+      const field = `onnx["${name}"].${kind}`;
+      array(field, spec[kind], L.onnxValues).forEach((v, i) => {
+        const { name: value, type, shape } = object(`${field}[${i}]`, v);
+        text(`${field}[${i}].name`, value, MAX_NAME_LENGTH);
+        text(`${field}[${i}].type`, type, 16);
+        array(`${field}[${i}].shape`, shape, L.onnxValues).forEach((dim, j) => {
+          if (typeof dim !== "string") integer(`${field}[${i}].shape[${j}]`, dim, 0, 2 ** 31 - 1);
+        });
+      });
+    }
+  }
 }
 
 /** One input or output as an ONNX Runtime session describes it. */

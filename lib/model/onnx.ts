@@ -7,6 +7,7 @@
 import "./ort_env.ts";
 import * as ort from "onnxruntime-node";
 import { Tensor } from "../tensor.ts";
+import { oneLine, onnxExternalFiles } from "./folder.ts";
 
 /** The ONNX Runtime module itself, for the toolkit's model code. */
 export { ort };
@@ -36,13 +37,44 @@ export function sessionOptions(threads = navigator.hardwareConcurrency): OrtSess
     executionMode: "sequential",
     graphOptimizationLevel: "all",
     extra: { session: { intra_op: { allow_spinning: "1" } } },
+    // errors only reach the caller, as one line (openSession): ONNX Runtime would also print them, in colour
+    // and with C++ source locations, to stderr
+    logSeverityLevel: 4,
   };
 }
 
 /**
- * Opens an ONNX model with {@link sessionOptions}.
+ * ONNX Runtime's error in one line: its messages carry the C++ source location and function signature
+ * (`/onnxruntime_src/…/optimizer_execution_frame.cc:74 onnxruntime::OptimizerExecutionFrame::Info::Info(…)
+ * [ONNXRuntimeError] : 1 : FAIL : tensorprotoutils.cc:1763 GetExtDataFromTensorProto External initializer: …`),
+ * 800 characters and a line break; what a person needs is the text after the last status code.
  *
- * @throws a one-line `Error` naming the file when it is missing, unreadable or not a valid model.
+ * @example
+ * ```ts
+ * import { ortMessage } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const raw = "Exception during initialization: /onnxruntime_src/a.cc:74 f(const std::vector<int>&) " +
+ *   "[ONNXRuntimeError] : 1 : FAIL : tensorprotoutils.cc:1763 GetExtDataFromTensorProto External initializer: w " +
+ *   "offset: 8 size to read: 4 given file_length: 6 are out of bounds or can not be read in full.\n";
+ * assert.equal(ortMessage(new Error(raw)), "External initializer: w offset: 8 size to read: 4 given file_length: 6 are out of bounds or can not be read in full.");
+ * ```
+ */
+export function ortMessage(error: unknown): string {
+  let text = error instanceof Error ? error.message : String(error);
+  const status = text.lastIndexOf("[ONNXRuntimeError]");
+  if (status >= 0) text = text.slice(status).replace(/^\[ONNXRuntimeError\] : \d+ : \w+ : /, "");
+  // "file.cc:123 FunctionName rest": the source location and the function are for ONNX Runtime's developers
+  text = text.replace(/^\S+\.(cc|cpp|h):\d+ \S+ /, "");
+  return oneLine(text, 240);
+}
+
+/**
+ * Opens an ONNX model with {@link sessionOptions}, after checking that it and every weights file it names are
+ * regular files of bounded size beside it ({@link onnxExternalFiles}): a FIFO or `/dev/zero` is refused
+ * instead of hanging or filling memory inside ONNX Runtime.
+ *
+ * @throws a one-line `Error` naming the file when it is missing, unreadable, not a regular file or not a valid
+ *   model (ONNX Runtime's own message shortened by {@link ortMessage}).
  *
  * @example
  * ```ts
@@ -54,19 +86,15 @@ export function sessionOptions(threads = navigator.hardwareConcurrency): OrtSess
  * ```
  */
 export async function openSession(path: string): Promise<OrtSession> {
-  try {
-    Deno.statSync(path);
-  } catch (error) {
-    throw new Error(`${path}: cannot read the ONNX model (${(error as Error).message.split("\n")[0]})`);
-  }
+  onnxExternalFiles(path);
   try {
     // by path, not bytes: ONNX Runtime then finds the weights file the graph names (external data) beside it
     return await ort.InferenceSession.create(path, sessionOptions());
   } catch (error) {
     throw new Error(
-      `${path}: not a valid ONNX model, perhaps truncated or corrupt, or its weights file is missing (${
-        (error as Error).message.split("\n")[0]
-      })`,
+      `${path}: not a valid ONNX model, perhaps truncated or corrupt (it or its weights file): ${
+        ortMessage(error)
+      }`,
     );
   }
 }

@@ -28,6 +28,7 @@ import { sincosPosEmbed2d } from "../positional.ts";
 import { dims, Tensor } from "../tensor.ts";
 import { timestepEmbedding } from "../timestep.ts";
 import { type ModelCard, readCard } from "./card.ts";
+import { verifyOnnxFile } from "./folder.ts";
 import { readOnnxWeights } from "./weights.ts";
 
 /** DiT's LayerNorms (`norm1`, `norm2`, `norm_final`) all use this eps. */
@@ -321,8 +322,13 @@ export interface GlassBox {
 /**
  * Loads a model folder (its `card.json` and the DiT file the card names) into the glass box.
  *
+ * The folder is a sandbox, as for `loadDiT`: the card is schema-checked ({@link readCard}), and the DiT file
+ * and the weights file it names must be regular files inside the folder whose sha256 is the card's
+ * ({@link verifyOnnxFile}) before a byte of them is read.
+ *
  * @param modelDir a folder like `models/digits`.
- * @throws if the card or the ONNX file cannot be read or is invalid.
+ * @throws a one-line `Error` if the card or the ONNX file cannot be read, is outside the folder, differs
+ *   from the card's hash or is invalid.
  *
  * @example The conditioning c is the sum of the timestep and label embeddings
  * ```ts
@@ -336,6 +342,6 @@ export interface GlassBox {
  */
 export function loadGlassBox(modelDir: string): GlassBox {
   const card = readCard(modelDir);
-  const weights = readOnnxWeights(`${modelDir}/${card.files.dit}`);
+  const weights = readOnnxWeights(verifyOnnxFile(modelDir, card, card.files.dit));
   return { card, weights, forward: (x, t, y) => ditForward(weights, card, x, t, y) };
 }

@@ -15,6 +15,14 @@
  */
 import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
 import { Tensor } from "../tensor.ts";
+import {
+  decodeOnnx,
+  folderOf,
+  MAX_MODEL_FILE_BYTES,
+  oneLine,
+  onnxExternalFiles,
+  readBounded,
+} from "./folder.ts";
 
 const { onnx } = onnxProto; // (a CommonJS module: its namespace comes as the default export)
 
@@ -25,8 +33,13 @@ const FLOAT = 1, INT8 = 3, FLOAT16 = 10;
  * Reads every initializer of an ONNX model as a float32 tensor, keyed by its
  * name in the graph, with its stored shape.
  *
+ * The model and every weights file it names are read only if they are regular files of bounded size, and the
+ * weights files only if they resolve inside the model's folder (see `folder.ts`); a folder with a card is
+ * checked against its hashes first by `loadGlassBox`.
+ *
  * @param path the `.onnx` file.
- * @throws `"<path>: cannot read the ONNX model (…)"` if the file cannot be read;
+ * @throws `"<path>: cannot read the ONNX model (…)"` if the file cannot be read or is not a regular file;
+ *   `"<folder>/<name>: …"` if a weights file it names is outside its folder, not a regular file or missing;
  *   `"<path>: not a valid ONNX model (…)"` if it does not decode (corrupt,
  *   truncated) or holds an initializer that is not float32, float16 or int8.
  *
@@ -40,54 +53,34 @@ const FLOAT = 1, INT8 = 3, FLOAT16 = 10;
  * ```
  */
 export function readOnnxWeights(path: string): Map<string, Tensor> {
-  let bytes: Uint8Array;
-  try {
-    bytes = Deno.readFileSync(path);
-  } catch (error) {
-    throw new Error(`${path}: cannot read the ONNX model (${(error as Error).message})`);
+  const model = decodeOnnx(readBounded(path, MAX_MODEL_FILE_BYTES, "the ONNX model"), path);
+  // every weights file the graph names is checked to lie inside the model's folder, then read once
+  const external = new Map<string, Uint8Array>();
+  for (const location of onnxExternalFiles(path)) {
+    const file = `${folderOf(path)}/${location}`;
+    external.set(location, readBounded(file, MAX_MODEL_FILE_BYTES, "the weights file"));
   }
   try {
-    const model = onnx.ModelProto.decode(bytes);
-    // Protobuf fields are all optional, so some garbage decodes without error; a model has a graph and opsets.
-    if (!model.graph || model.opsetImport.length === 0) {
-      throw new Error("no graph or no opset: not an ONNX ModelProto");
-    }
-    const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-    const external = new Map<string, Uint8Array>(); // each weights file, read once
     return new Map(
-      (model.graph.initializer ?? []).map((init) => [init.name ?? "", toTensor(init, folder, external)]),
+      (model.graph!.initializer ?? []).map((init) => [init.name ?? "", toTensor(init, external)]),
     );
   } catch (error) {
-    throw new Error(`${path}: not a valid ONNX model (${(error as Error).message})`);
+    throw new Error(`${path}: not a valid ONNX model (${oneLine((error as Error).message)})`);
   }
 }
 
 /** The bytes of an initializer stored in an external file: its `location`, `offset` and `length` entries. */
-function externalBytes(
-  init: OnnxTypes.ITensorProto,
-  folder: string,
-  files: Map<string, Uint8Array>,
-): Uint8Array {
+function externalBytes(init: OnnxTypes.ITensorProto, files: Map<string, Uint8Array>): Uint8Array {
   const entry = (key: string) => init.externalData?.find((e) => e.key === key)?.value ?? undefined;
-  const location = entry("location");
-  if (!location || location.includes("..") || location.startsWith("/")) {
-    throw new Error(
-      `initializer ${init.name} names external file "${location}"; expected a file beside the model`,
-    );
-  }
-  if (!files.has(location)) {
-    try {
-      files.set(location, Deno.readFileSync(`${folder}/${location}`));
-    } catch (error) {
-      throw new Error(
-        `cannot read ${folder}/${location}, the weights file it names (${(error as Error).message})`,
-      );
-    }
-  }
-  const bytes = files.get(location)!;
+  const location = entry("location") ?? "";
+  const bytes = files.get(location);
+  if (!bytes) throw new Error(`initializer ${init.name} is external but names no weights file`);
   const offset = Number(entry("offset") ?? 0);
   const length = Number(entry("length") ?? bytes.length - offset);
-  if (offset + length > bytes.length) {
+  if (
+    !(Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0) ||
+    offset + length > bytes.length
+  ) {
     throw new Error(
       `initializer ${init.name} reads bytes ${offset}…${
         offset + length
@@ -98,11 +91,11 @@ function externalBytes(
 }
 
 /** One initializer's values as float32, from whichever field the writer filled. */
-function toTensor(init: OnnxTypes.ITensorProto, folder: string, files: Map<string, Uint8Array>): Tensor {
+function toTensor(init: OnnxTypes.ITensorProto, files: Map<string, Uint8Array>): Tensor {
   const shape = (init.dims ?? []).map((d) => (typeof d === "number" ? d : d.toNumber()));
   const size = shape.reduce((a, b) => a * b, 1);
   const raw = init.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL
-    ? externalBytes(init, folder, files)
+    ? externalBytes(init, files)
     : init.rawData ?? new Uint8Array(); // little-endian, whatever the machine
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const fromRaw = (bytesPerValue: number, read: (offset: number) => number) => {
