@@ -63,7 +63,12 @@ export function attention(
   numHeads: number,
 ): AttentionResult {
   const [B, T, D] = dims(x, 3, "attention: x", "[B, T, D]");
-  if (typeof numHeads !== "number" || !Number.isInteger(numHeads) || numHeads <= 0 || D % numHeads !== 0) {
+  // (with D = 0 every count divides D: one head, then, so the probabilities' shape stays small)
+  if (
+    typeof numHeads !== "number" || !Number.isInteger(numHeads) || numHeads <= 0 ||
+    numHeads > Math.max(D, 1) ||
+    D % numHeads !== 0
+  ) {
     throw new Error(
       `attention: numHeads is ${describeValue(numHeads)}; expected a positive divisor of D = ${D}`,
     );
