@@ -167,8 +167,8 @@ export function checkNumber(
 }
 
 /**
- * Checks that `value` is an array or a typed array of at most `maxLength` entries and returns it (its
- * entries are the caller's to check).
+ * Checks that `value` is an array or a typed array (of at most `maxLength` entries, when given) and returns
+ * it; its entries are the caller's to check.
  *
  * @example
  * ```ts
@@ -176,15 +176,17 @@ export function checkNumber(
  * import assert from "node:assert/strict";
  * assert.equal(checkList([1, 2], "f: t", 10).length, 2);
  * assert.throws(() => checkList(5, "f: t", 10), /f: t is 5; expected an array of at most 10 numbers/);
+ * assert.throws(() => checkList("12", "f: t"), /f: t is "12" \(a string\); expected an array of numbers/);
  * ```
  */
-export function checkList(value: unknown, name: string, maxLength: number): ArrayLike<unknown> {
+export function checkList(value: unknown, name: string, maxLength = Infinity): ArrayLike<unknown> {
   const isList = Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
   if (!isList || (value as ArrayLike<unknown>).length > maxLength) {
     const length = isList ? ` of ${(value as ArrayLike<unknown>).length} entries` : "";
-    throw new Error(
-      `${name} is ${describeValue(value)}${length}; expected an array of at most ${maxLength} numbers`,
-    );
+    const expected = maxLength === Infinity
+      ? "an array of numbers"
+      : `an array of at most ${maxLength} numbers`;
+    throw new Error(`${name} is ${describeValue(value)}${length}; expected ${expected}`);
   }
   return value as ArrayLike<unknown>;
 }

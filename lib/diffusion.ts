@@ -263,7 +263,7 @@ export class GaussianDiffusion {
     sameShape(x0, "qSample: x0", noise, "qSample: noise");
     if (x0.shape.length === 0) throw new Error("qSample: x0 is a scalar; expected a batch [B, ...]");
     const B = x0.shape[0];
-    checkList(t, "qSample: t", Number.MAX_SAFE_INTEGER);
+    checkList(t, "qSample: t");
     if (t.length !== B) {
       throw new Error(`qSample: t has ${t.length} entries; expected one per batch element (${B})`);
     }

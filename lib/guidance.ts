@@ -87,7 +87,7 @@ export function guidanceBatch(
 ): { x: Tensor; y: number[] } {
   checkTensor(x, "guidanceBatch: x", "[n, C, h, w]");
   if (x.shape.length === 0) throw new Error("guidanceBatch: x is a scalar; expected [n, C, h, w]");
-  checkList(labels, "guidanceBatch: labels", Number.MAX_SAFE_INTEGER);
+  checkList(labels, "guidanceBatch: labels");
   for (let i = 0; i < labels.length; i++) {
     checkInteger(labels[i], `guidanceBatch: labels[${i}]`, 0, Number.MAX_SAFE_INTEGER);
   }

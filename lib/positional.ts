@@ -18,7 +18,6 @@ import {
   checkInteger,
   checkList,
   describeValue,
-  MAX_ELEMENTS,
   MAX_EMBED_DIM,
   MAX_TOKENS,
 } from "./checks.ts";
@@ -32,7 +31,7 @@ import { Tensor } from "./tensor.ts";
  * @param embedDim the vector size D; must be even, at most {@link MAX_EMBED_DIM}.
  * @param positions the positions to encode (any finite numbers).
  * @throws if `embedDim` is not such an integer, a position is not a finite number, or the table would hold
- *   more than {@link MAX_ELEMENTS} numbers.
+ *   more than `MAX_ELEMENTS` numbers.
  *
  * @example Position 0 is all sines 0, all cosines 1
  * ```ts
@@ -45,7 +44,7 @@ import { Tensor } from "./tensor.ts";
  */
 export function sincosPosEmbed1d(embedDim: number, positions: ArrayLike<number>): Tensor {
   checkInteger(embedDim, "sincosPosEmbed1d: embedDim", 2, MAX_EMBED_DIM, "MAX_EMBED_DIM", 2);
-  checkList(positions, "sincosPosEmbed1d: positions", MAX_ELEMENTS);
+  checkList(positions, "sincosPosEmbed1d: positions");
   checkElements(positions.length * embedDim, "sincosPosEmbed1d: the table [M, embedDim]");
   for (let m = 0; m < positions.length; m++) {
     // sin and cos of a finite angle are finite; of ±Infinity or NaN they are NaN
@@ -79,7 +78,7 @@ export function sincosPosEmbed1d(embedDim: number, positions: ArrayLike<number>)
  * @param gridSize patches per side (input size / patch size); at most 256, so that the grid has at most
  *   {@link MAX_TOKENS} tokens.
  * @throws if `embedDim` is not a positive multiple of 4, `gridSize` is not a positive integer, either is
- *   above its limit, or the table would hold more than {@link MAX_ELEMENTS} numbers.
+ *   above its limit, or the table would hold more than `MAX_ELEMENTS` numbers.
  *
  * @example The table for an 8×8 grid of 384-wide tokens (DiT-S/2 on a 16×16 latent)
  * ```ts
