@@ -13,7 +13,28 @@
  *
  * @module
  */
-export { concatBatch, dims, sameShape, sliceBatch, splitChannels, Tensor } from "./lib/tensor.ts";
+export {
+  checkTensor,
+  concatBatch,
+  dims,
+  sameShape,
+  sliceBatch,
+  splitChannels,
+  Tensor,
+} from "./lib/tensor.ts";
+export {
+  checkElements,
+  checkInteger,
+  checkList,
+  checkNumber,
+  checkShape,
+  describeValue,
+  MAX_ELEMENTS,
+  MAX_EMBED_DIM,
+  MAX_TIMESTEPS,
+  MAX_TOKENS,
+  requireFinite,
+} from "./lib/checks.ts";
 export { SeededRandom } from "./lib/random.ts";
 export { patchify, unpatchify } from "./lib/patchify.ts";
 export { sincosPosEmbed1d, sincosPosEmbed2d } from "./lib/positional.ts";

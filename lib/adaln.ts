@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { dims, Tensor } from "./tensor.ts";
+import { checkTensor, dims, Tensor } from "./tensor.ts";
+import { checkNumber, requireFinite } from "./checks.ts";
 import { f32 } from "./float32.ts";
 
 /**
@@ -26,8 +27,9 @@ import { f32 } from "./float32.ts";
  * elementwise_affine=False, eps=1e-6)` in DiT's `norm1`, `norm2` and `norm_final`.
  *
  * @param x any tensor; normalized over its last dimension.
- * @param eps added to the variance; DiT uses 1e-6.
- * @throws if `x` has no dimensions or `eps` is negative.
+ * @param eps added to the variance; DiT uses 1e-6. With 0, a constant row normalizes to 0 (not 0/0).
+ * @throws if `x` is not a tensor of at least one dimension, `eps` is negative or not finite, or `x` holds a
+ *   value that is not finite.
  *
  * @example Each row ends with mean 0 and variance ≈ 1
  * ```ts
@@ -39,19 +41,24 @@ import { f32 } from "./float32.ts";
  * ```
  */
 export function layerNorm(x: Tensor, eps = 1e-6): Tensor {
+  checkTensor(x, "layerNorm: x", "[..., D]");
   if (x.shape.length === 0) throw new Error("layerNorm: x is a scalar; expected at least 1 dimension");
-  if (!(eps >= 0)) throw new Error(`layerNorm: eps is ${eps}; expected a non-negative number`);
+  checkNumber(eps, "layerNorm: eps", (v) => v >= 0 && Number.isFinite(v), "a non-negative number, finite");
   const D = x.shape[x.shape.length - 1];
   const out = new Float32Array(x.size);
+  if (D === 0) return new Tensor(out, x.shape); // (no rows to normalize; a row loop would never advance)
   for (let row = 0; row < x.size; row += D) {
     let sum = 0;
     for (let i = row; i < row + D; i++) sum += x.data[i];
     const mean = sum / D;
     let sq = 0;
     for (let i = row; i < row + D; i++) sq += (x.data[i] - mean) ** 2;
-    const rstd = 1 / Math.sqrt(sq / D + eps);
+    // A variance of 0 (a constant row, eps 0) means x − mean = 0 throughout: leave the row 0, not 0·∞ = NaN
+    const variance = sq / D + eps;
+    const rstd = variance > 0 ? 1 / Math.sqrt(variance) : 0;
     for (let i = row; i < row + D; i++) out[i] = (x.data[i] - mean) * rstd;
   }
+  requireFinite("layerNorm", out, "(x − mean)/√(var + eps)", { x: x.data });
   return new Tensor(out, x.shape);
 }
 
@@ -62,7 +69,8 @@ export function layerNorm(x: Tensor, eps = 1e-6): Tensor {
  * @param x tokens, `[B, T, D]`.
  * @param shift `[B, D]`.
  * @param scale `[B, D]`; 0 leaves x unscaled (hence the `1 +`).
- * @throws if the shapes do not match.
+ * @throws if the shapes do not match, or a result is not finite (naming the argument that is not, or the
+ *   overflow).
  *
  * @example Zero shift and scale are the identity; this is how a fresh adaLN-Zero block starts
  * ```ts
@@ -87,6 +95,11 @@ export function modulate(x: Tensor, shift: Tensor, scale: Tensor): Tensor {
       }
     }
   }
+  requireFinite("modulate", out, "x·(1 + scale) + shift", {
+    x: x.data,
+    shift: shift.data,
+    scale: scale.data,
+  });
   return new Tensor(out, [B, T, D]);
 }
 
@@ -98,7 +111,8 @@ export function modulate(x: Tensor, shift: Tensor, scale: Tensor): Tensor {
  * @param x the residual stream, `[B, T, D]`.
  * @param gate `[B, D]` (DiT's `gate_msa` or `gate_mlp`).
  * @param y the branch output (attention or MLP), `[B, T, D]`.
- * @throws if the shapes do not match.
+ * @throws if the shapes do not match, or a result is not finite (naming the argument that is not, or the
+ *   overflow).
  *
  * @example
  * ```ts
@@ -125,6 +139,7 @@ export function gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {
       }
     }
   }
+  requireFinite("gatedResidual", out, "x + gate·y", { x: x.data, gate: gate.data, y: y.data });
   return new Tensor(out, [B, T, D]);
 }
 

@@ -13,6 +13,7 @@
  */
 import { linear } from "./nn.ts";
 import { dims, Tensor } from "./tensor.ts";
+import { checkElements, describeValue, requireFinite } from "./checks.ts";
 import { f32 } from "./float32.ts";
 
 /** What {@link attention} returns. */
@@ -35,7 +36,9 @@ export interface AttentionResult {
  * @param projWeight `[D, D]` (`attn.proj.weight`).
  * @param projBias `[D]` (`attn.proj.bias`).
  * @param numHeads the number of heads; must divide D.
- * @throws if `numHeads` does not divide D or a weight's shape does not fit, naming the argument.
+ * @throws if `numHeads` does not divide D, a weight's shape does not fit, or the probabilities would hold
+ *   more than `MAX_ELEMENTS` numbers, naming the argument; if a result is not finite (an argument holding a
+ *   value that is not finite, or an overflow; `linear: ...` when it happens in a projection).
  *
  * @example With q = k = 0 every token attends to all tokens equally: the output is the mean of v
  * ```ts
@@ -60,8 +63,15 @@ export function attention(
   numHeads: number,
 ): AttentionResult {
   const [B, T, D] = dims(x, 3, "attention: x", "[B, T, D]");
-  if (!Number.isInteger(numHeads) || numHeads <= 0 || D % numHeads !== 0) {
-    throw new Error(`attention: numHeads is ${numHeads}; expected a positive divisor of D = ${D}`);
+  // (with D = 0 every count divides D: one head, then, so the probabilities' shape stays small)
+  if (
+    typeof numHeads !== "number" || !Number.isInteger(numHeads) || numHeads <= 0 ||
+    numHeads > Math.max(D, 1) ||
+    D % numHeads !== 0
+  ) {
+    throw new Error(
+      `attention: numHeads is ${describeValue(numHeads)}; expected a positive divisor of D = ${D}`,
+    );
   }
   const [qkvOut] = dims(qkvWeight, 2, "attention: qkvWeight", `[3D, D] = [${3 * D}, ${D}]`);
   if (qkvOut !== 3 * D) {
@@ -69,6 +79,10 @@ export function attention(
       `attention: qkvWeight: expected shape [3D, D] = [${3 * D}, ${D}], got [${qkvWeight.shape}]`,
     );
   }
+  checkElements(
+    B * numHeads * T * T,
+    `attention: the probabilities [B, heads, T, T] = [${B}, ${numHeads}, ${T}, ${T}]`,
+  );
   const qkv = linear(x, qkvWeight, qkvBias).data; // [B, T, 3D]; linear checks the rest of the shapes
   const headDim = D / numHeads;
   const scale = f32(headDim ** -0.5); // timm scales q by headDim^(−1/2) before q·kᵀ
@@ -107,6 +121,9 @@ export function attention(
       }
     }
   }
+  // q, k and v are finite (linear checked them), so scores are, softmax's shift keeps exp finite, and each
+  // head's mix is a convex combination of v; this only guards that reasoning
+  requireFinite("attention", probabilities, "softmax(q·kᵀ/√headDim)", { x: x.data });
   return {
     output: linear(new Tensor(heads, [B, T, D]), projWeight, projBias),
     probabilities: new Tensor(probabilities, [B, numHeads, T, T]),

@@ -13,8 +13,9 @@
  * @module
  */
 import { betaSchedule, type ScheduleName, spaceTimesteps } from "./schedule.ts";
-import { sameShape, splitChannels, Tensor } from "./tensor.ts";
+import { checkTensor, sameShape, splitChannels, Tensor } from "./tensor.ts";
 import { expf, f32 } from "./float32.ts";
+import { checkList, checkNumber, describeValue, MAX_TIMESTEPS, requireFinite } from "./checks.ts";
 
 /** Options of {@link createDiffusion}, named after the reference's `create_diffusion`. */
 export interface DiffusionOptions {
@@ -59,7 +60,9 @@ export interface StepResult {
  * Builds a diffusion process like the reference's `create_diffusion`
  * (ε-prediction, MSE training, learned-range variance by default).
  *
- * @throws if the schedule or respacing is invalid, or the schedule's betas leave (0, 1].
+ * @throws if the schedule or respacing is invalid (numTimesteps above {@link MAX_TIMESTEPS}, a respacing
+ *   keeping no step), the schedule's betas leave (0, 1], or its tables would divide by zero: ᾱ must stay in
+ *   (0, 1) at every step (the linear schedule's ᾱ reaches 0 at numTimesteps = 20, so it needs 1 or ≥ 21).
  *
  * @example 50 sampling steps out of 1000
  * ```ts
@@ -71,14 +74,32 @@ export interface StepResult {
  * ```
  */
 export function createDiffusion(options: DiffusionOptions = {}): GaussianDiffusion {
-  const { respacing = "", schedule = "linear", numTimesteps = 1000, learnSigma = true } = options;
-  const baseBetas = betaSchedule(schedule, numTimesteps);
-  const bad = baseBetas.findIndex((b) => !(b > 0 && b <= 1));
-  if (bad >= 0) {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new Error(
-      `createDiffusion: the ${schedule} schedule over numTimesteps=${numTimesteps} has beta[${bad}] = ${
-        baseBetas[bad]
-      }; expected every beta in (0, 1] (the linear schedule needs numTimesteps >= 20)`,
+      `createDiffusion: options is ${describeValue(options)}; expected an object of DiffusionOptions`,
+    );
+  }
+  const { respacing = "", schedule = "linear", numTimesteps = 1000, learnSigma = true } = options;
+  if (typeof learnSigma !== "boolean") {
+    throw new Error(`createDiffusion: learnSigma is ${describeValue(learnSigma)}; expected true or false`);
+  }
+  if (typeof respacing !== "string" && typeof respacing !== "number" && !Array.isArray(respacing)) {
+    throw new Error(
+      `createDiffusion: respacing is ${
+        describeValue(respacing)
+      }; expected a step count, an array of counts, or a string like "250" or "ddim50"`,
+    );
+  }
+  const baseBetas = betaSchedule(schedule, numTimesteps); // (it refuses betas outside (0, 1])
+  // Respacing keeps ᾱ at the kept steps and re-derives each β from consecutive ᾱ.
+  const baseAlphasCumprod = cumprod(baseBetas.map((b) => 1 - b));
+  // The steps divide by ᾱ (x̂0 = x_t/√ᾱ − …) and by 1 − ᾱ (the posterior): both must be nonzero
+  const degenerate = baseAlphasCumprod.findIndex((a) => !(a > 0 && a < 1));
+  if (degenerate >= 0) {
+    throw new Error(
+      `createDiffusion: the ${schedule} schedule over numTimesteps=${numTimesteps} has alphasCumprod[${degenerate}] = ${
+        baseAlphasCumprod[degenerate]
+      }; expected ᾱ in (0, 1) at every step, as the steps divide by ᾱ and by 1 − ᾱ (the linear schedule needs numTimesteps = 1 or >= 21)`,
     );
   }
   const sections = respacing === ""
@@ -87,8 +108,13 @@ export function createDiffusion(options: DiffusionOptions = {}): GaussianDiffusi
     ? [respacing]
     : respacing;
   const kept = spaceTimesteps(numTimesteps, sections);
-  // Respacing keeps ᾱ at the kept steps and re-derives each β from consecutive ᾱ.
-  const baseAlphasCumprod = cumprod(baseBetas.map((b) => 1 - b));
+  if (kept.length === 0) {
+    throw new Error(
+      `createDiffusion: respacing ${
+        typeof respacing === "string" ? JSON.stringify(respacing.slice(0, 40)) : `[${sections}]`
+      } keeps no step; expected at least one`,
+    );
+  }
   let lastAlphaCumprod = 1;
   const betas = Float64Array.from(kept, (t) => {
     const beta = 1 - baseAlphasCumprod[t] / lastAlphaCumprod;
@@ -102,6 +128,17 @@ function cumprod(values: Float64Array): Float64Array {
   let product = 1;
   return values.map((v) => (product *= v));
 }
+
+/** The tables that divide by ᾱ or by 1 − ᾱ (or take their logarithm), checked to be finite. */
+const DIVIDING_TABLES = [
+  "logOneMinusAlphasCumprod",
+  "sqrtRecipAlphasCumprod",
+  "sqrtRecipm1AlphasCumprod",
+  "posteriorVariance",
+  "posteriorLogVarianceClipped",
+  "posteriorMeanCoef1",
+  "posteriorMeanCoef2",
+] as const;
 
 /**
  * A (respaced) Gaussian diffusion: its tables, indexed by the position in the
@@ -146,11 +183,24 @@ export class GaussianDiffusion {
    * @param betas β for each kept step, in (0, 1].
    * @param timestepMap the original timestep of each kept step.
    * @param learnSigma whether the model outputs the variance interpolation too.
+   * @throws if the lengths differ or are 0 or above {@link MAX_TIMESTEPS}, a β is outside (0, 1], or a
+   *   table comes out infinite or NaN (a step would divide by ᾱ = 0 or by 1 − ᾱ = 0).
    */
   constructor(betas: Float64Array, timestepMap: Float64Array, learnSigma: boolean) {
+    checkList(betas, "GaussianDiffusion: betas", MAX_TIMESTEPS);
+    checkList(timestepMap, "GaussianDiffusion: timestepMap", MAX_TIMESTEPS);
     if (betas.length === 0 || betas.length !== timestepMap.length) {
       throw new Error(
         `GaussianDiffusion: got ${betas.length} betas and ${timestepMap.length} timesteps; expected the same positive number`,
+      );
+    }
+    const bad = Array.prototype.findIndex.call(
+      betas,
+      (b: unknown) => !(typeof b === "number" && b > 0 && b <= 1),
+    );
+    if (bad >= 0) {
+      throw new Error(
+        `GaussianDiffusion: betas[${bad}] is ${describeValue(betas[bad])}; expected a number in (0, 1]`,
       );
     }
     const n = betas.length;
@@ -174,6 +224,19 @@ export class GaussianDiffusion {
       : new Float64Array(0);
     this.posteriorMeanCoef1 = betas.map((b, i) => b * Math.sqrt(acPrev[i]) / (1 - ac[i]));
     this.posteriorMeanCoef2 = betas.map((b, i) => (1 - acPrev[i]) * Math.sqrt(1 - b) / (1 - ac[i]));
+    // A β of 1 makes ᾱ 0 from there on, and a β below float64's resolution leaves ᾱ at 1: either way a
+    // table divides by zero, and every step after would compute NaN
+    for (const table of DIVIDING_TABLES) {
+      const values = this[table];
+      const at = values.findIndex((v) => !Number.isFinite(v));
+      if (at >= 0) {
+        throw new Error(
+          `GaussianDiffusion: ${table}[${at}] is ${values[at]} (alphasCumprod[${at}] = ${
+            ac[at]
+          }); expected betas that keep ᾱ in (0, 1) at every step`,
+        );
+      }
+    }
   }
 
   /**
@@ -182,7 +245,8 @@ export class GaussianDiffusion {
    * @param x0 clean samples, `[B, ...]`.
    * @param t one index into this process per batch element.
    * @param noise standard normal noise, the shape of `x0`.
-   * @throws on a shape mismatch or an index out of range.
+   * @throws on a shape mismatch, an index out of range, or a result that is not finite (naming the argument
+   *   holding a value that is not, or the overflow).
    *
    * @example Noise a latent to the middle of the process
    * ```ts
@@ -197,7 +261,9 @@ export class GaussianDiffusion {
    */
   qSample(x0: Tensor, t: readonly number[], noise: Tensor): Tensor {
     sameShape(x0, "qSample: x0", noise, "qSample: noise");
+    if (x0.shape.length === 0) throw new Error("qSample: x0 is a scalar; expected a batch [B, ...]");
     const B = x0.shape[0];
+    checkList(t, "qSample: t");
     if (t.length !== B) {
       throw new Error(`qSample: t has ${t.length} entries; expected one per batch element (${B})`);
     }
@@ -211,6 +277,7 @@ export class GaussianDiffusion {
         out[i] = f32(signal * x0.data[i]) + f32(noiseLevel * noise.data[i]);
       }
     }
+    requireFinite("qSample", out, "√ᾱ·x0 + √(1−ᾱ)·noise", { x0: x0.data, noise: noise.data });
     return new Tensor(out, x0.shape);
   }
 
@@ -223,7 +290,8 @@ export class GaussianDiffusion {
    * @param modelOutput `[B, 2C, ...]` (ε̂ then v) when learnSigma, else `[B, C, ...]` (ε̂).
    * @param x x_t, `[B, C, ...]`.
    * @param index the position in this (respaced) process, 0 … numTimesteps−1.
-   * @throws on a shape mismatch or an index out of range.
+   * @throws on a shape mismatch, an index out of range, or a result that is not finite (naming the argument
+   *   holding a value that is not, or the overflow).
    *
    * @example With ε̂ = 0, x̂0 is x_t scaled up by 1/√ᾱ_t
    * ```ts
@@ -264,6 +332,11 @@ export class GaussianDiffusion {
       variance = new Float32Array(x.size).fill(fixed);
       logVariance.fill(Math.log(fixed));
     }
+    const args = { modelOutput: modelOutput.data, x: x.data };
+    requireFinite("pMeanVariance", predXstart, "x̂0 = √(1/ᾱ)·x − √(1/ᾱ − 1)·ε̂", args);
+    requireFinite("pMeanVariance", mean, "the posterior mean μ̃(x, x̂0)", args);
+    requireFinite("pMeanVariance", logVariance, "log Σ from v", args);
+    requireFinite("pMeanVariance", variance, "the variance exp(log Σ) from v", args);
     return {
       mean: new Tensor(mean, x.shape),
       variance: new Tensor(variance, x.shape),
@@ -280,7 +353,7 @@ export class GaussianDiffusion {
    * @param x x_t.
    * @param index the position in this (respaced) process.
    * @param noise standard normal noise the shape of x; may be omitted at index 0.
-   * @throws on a shape mismatch, an index out of range, or missing noise.
+   * @throws on a shape mismatch, an index out of range, missing noise, or a result that is not finite.
    *
    * @example
    * ```ts
@@ -302,6 +375,11 @@ export class GaussianDiffusion {
     for (let i = 0; i < x.size; i++) {
       sample[i] = mean.data[i] + f32(expf(f32(0.5 * logVariance.data[i])) * z.data[i]);
     }
+    requireFinite("pSample", sample, "μ + exp(½·log Σ)·noise", {
+      modelOutput: modelOutput.data,
+      x: x.data,
+      noise: z.data,
+    });
     return { sample: new Tensor(sample, x.shape), predXstart };
   }
 
@@ -313,9 +391,11 @@ export class GaussianDiffusion {
    * @param modelOutput `[B, 2C, ...]` or `[B, C, ...]`; only ε̂ is used.
    * @param x x_t.
    * @param index the position in this (respaced) process.
-   * @param eta 0 for deterministic DDIM, 1 for DDPM-like noise.
+   * @param eta from 0 (deterministic DDIM) to 1 (DDPM-like noise); above 1, σ² would exceed 1 − ᾱ_{t-1} and
+   *   the ε̂ coefficient √(1−ᾱ_{t-1}−σ²) would be NaN.
    * @param noise standard normal noise the shape of x; needed when eta > 0 and index > 0.
-   * @throws on a shape mismatch, an index out of range, a negative eta, or missing noise.
+   * @throws on a shape mismatch, an index out of range, an eta outside [0, 1], missing noise, or a result
+   *   that is not finite.
    *
    * @example Deterministic DDIM over 25 steps
    * ```ts
@@ -330,7 +410,12 @@ export class GaussianDiffusion {
    */
   ddimStep(modelOutput: Tensor, x: Tensor, index: number, eta = 0, noise?: Tensor): StepResult {
     this.#checkIndex(index, "ddimStep: index");
-    if (!(eta >= 0)) throw new Error(`ddimStep: eta is ${eta}; expected a number >= 0`);
+    checkNumber(
+      eta,
+      "ddimStep: eta",
+      (v) => v >= 0 && v <= 1,
+      "a number >= 0 and <= 1 (0: DDIM, 1: DDPM-like)",
+    );
     const { eps } = this.#splitOutput(modelOutput, x, "ddimStep");
     const predXstart = this.#predXstart(x, eps, index);
     const recip = f32(this.sqrtRecipAlphasCumprod[index]),
@@ -342,13 +427,17 @@ export class GaussianDiffusion {
     );
     const z = sigma > 0 && index > 0 ? this.#requireNoise(noise, x, "ddimStep (eta > 0)") : null;
     const sqrtAlphaBarPrev = f32(Math.sqrt(alphaBarPrev));
-    const epsCoef = f32(Math.sqrt(f32(f32(1 - alphaBarPrev) - f32(sigma * sigma))));
+    // (σ² ≤ 1 − ᾱ_{t-1} for eta ≤ 1; the max keeps a last-bit rounding below it from giving √(−0.0…) = NaN)
+    const epsCoef = f32(Math.sqrt(Math.max(0, f32(f32(1 - alphaBarPrev) - f32(sigma * sigma)))));
     const sample = new Float32Array(x.size);
     for (let i = 0; i < x.size; i++) {
       const epsRederived = f32(f32(f32(recip * x.data[i]) - predXstart[i]) / recipm1);
       const meanPred = f32(predXstart[i] * sqrtAlphaBarPrev) + f32(epsCoef * epsRederived);
       sample[i] = z ? meanPred + f32(sigma * z.data[i]) : meanPred;
     }
+    const args = { modelOutput: modelOutput.data, x: x.data, ...(z ? { noise: z.data } : {}) };
+    requireFinite("ddimStep", predXstart, "x̂0 = √(1/ᾱ)·x − √(1/ᾱ − 1)·ε̂", args);
+    requireFinite("ddimStep", sample, "√ᾱ_prev·x̂0 + √(1−ᾱ_prev−σ²)·ε̂ + σ·noise", args);
     return { sample: new Tensor(sample, x.shape), predXstart: new Tensor(predXstart, x.shape) };
   }
 
@@ -367,6 +456,9 @@ export class GaussianDiffusion {
     x: Tensor,
     method: string,
   ): { eps: Float32Array; varianceValues: Float32Array | null } {
+    checkTensor(x, `${method}: x`, "[B, C, ...]");
+    checkTensor(modelOutput, `${method}: modelOutput`);
+    if (x.shape.length < 2) throw new Error(`${method}: x has shape [${x.shape}]; expected [B, C, ...]`);
     const [B, C, ...rest] = x.shape;
     const outChannels = this.learnSigma ? 2 * C : C;
     const expected = [B, outChannels, ...rest];
@@ -393,8 +485,8 @@ export class GaussianDiffusion {
   }
 
   #checkIndex(index: number, name: string): void {
-    if (!Number.isInteger(index) || index < 0 || index >= this.numTimesteps) {
-      throw new Error(`${name} is ${index}; expected an integer in [0, ${this.numTimesteps})`);
+    if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= this.numTimesteps) {
+      throw new Error(`${name} is ${describeValue(index)}; expected an integer in [0, ${this.numTimesteps})`);
     }
   }
 }

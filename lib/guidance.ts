@@ -9,8 +9,9 @@
  *
  * @module
  */
-import { concatBatch, sameShape, sliceBatch, Tensor } from "./tensor.ts";
+import { checkTensor, concatBatch, sameShape, sliceBatch, Tensor } from "./tensor.ts";
 import { f32 } from "./float32.ts";
+import { checkInteger, checkList, checkNumber, requireFinite } from "./checks.ts";
 
 /**
  * `uncond + scale · (cond − uncond)`, elementwise in float32 as the reference's
@@ -23,7 +24,8 @@ import { f32 } from "./float32.ts";
  * @param cond the prediction with the class label.
  * @param uncond the prediction with the null class, the same shape.
  * @param scale the guidance scale; 1 returns `cond`, 0 returns `uncond`.
- * @throws if the shapes differ or `scale` is not finite.
+ * @throws if the shapes differ, `scale` is not finite, or a result is not finite (naming the argument
+ *   holding a value that is not, or the overflow of a large scale times a large difference).
  *
  * @example
  * ```ts
@@ -36,15 +38,27 @@ import { f32 } from "./float32.ts";
  */
 export function classifierFreeGuidance(cond: Tensor, uncond: Tensor, scale: number): Tensor {
   sameShape(cond, "classifierFreeGuidance: cond", uncond, "classifierFreeGuidance: uncond");
-  if (!Number.isFinite(scale)) {
-    throw new Error(`classifierFreeGuidance: scale is ${scale}; expected a finite number`);
-  }
+  checkScale(scale, "classifierFreeGuidance");
   const s = f32(scale);
   const out = new Float32Array(cond.size);
   for (let i = 0; i < out.length; i++) {
     out[i] = uncond.data[i] + f32(s * f32(cond.data[i] - uncond.data[i]));
   }
+  requireFinite("classifierFreeGuidance", out, "uncond + scale·(cond − uncond)", {
+    cond: cond.data,
+    uncond: uncond.data,
+  });
   return new Tensor(out, cond.shape);
+}
+
+/** A guidance scale is a finite number, one float32 holds (a larger one is Infinity once rounded). */
+function checkScale(scale: number, fn: string): void {
+  checkNumber(
+    scale,
+    `${fn}: scale`,
+    (v) => Number.isFinite(f32(v)),
+    "a finite number (float32: |scale| < 3.4e38)",
+  );
 }
 
 /**
@@ -55,6 +69,7 @@ export function classifierFreeGuidance(cond: Tensor, uncond: Tensor, scale: numb
  * @param x x_t, `[n, C, h, w]`.
  * @param labels the n class labels.
  * @param nullClass the null class's label (the row after the real classes).
+ * @throws if `x` is not a tensor `[n, ...]`, or the labels are not n non-negative integers.
  *
  * @example
  * ```ts
@@ -70,6 +85,13 @@ export function guidanceBatch(
   labels: readonly number[],
   nullClass: number,
 ): { x: Tensor; y: number[] } {
+  checkTensor(x, "guidanceBatch: x", "[n, C, h, w]");
+  if (x.shape.length === 0) throw new Error("guidanceBatch: x is a scalar; expected [n, C, h, w]");
+  checkList(labels, "guidanceBatch: labels");
+  for (let i = 0; i < labels.length; i++) {
+    checkInteger(labels[i], `guidanceBatch: labels[${i}]`, 0, Number.MAX_SAFE_INTEGER);
+  }
+  checkInteger(nullClass, "guidanceBatch: nullClass", 0, Number.MAX_SAFE_INTEGER);
   if (labels.length !== x.shape[0]) {
     throw new Error(
       `guidanceBatch: labels has ${labels.length} entries; expected one per sample (${x.shape[0]})`,
@@ -85,6 +107,7 @@ export function guidanceBatch(
  *
  * @param output the network's output for `[x | x]`, ε̂ then v along the channels.
  * @param scale the guidance scale.
+ * @throws if `output` is not `[2n, 2C, ...]` or as {@link classifierFreeGuidance}.
  *
  * @example Scale 0 gives the unconditional ε̂
  * ```ts
@@ -96,7 +119,8 @@ export function guidanceBatch(
  * ```
  */
 export function guideOutput(output: Tensor, scale: number): Tensor {
-  const [twoN, twoC, ...rest] = output.shape;
+  const [twoN, twoC, ...rest] = checkTensor(output, "guideOutput: output", "[2n, 2C, ...]").shape;
+  checkScale(scale, "guideOutput"); // (here too: an empty batch never reaches classifierFreeGuidance)
   if (output.shape.length < 2 || twoN % 2 !== 0 || twoC % 2 !== 0) {
     throw new Error(
       `guideOutput: output has shape [${output.shape}]; expected [2n, 2C, ...] (cond then uncond, ε̂ then v)`,

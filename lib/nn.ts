@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { dims, Tensor } from "./tensor.ts";
+import { checkTensor, dims, Tensor } from "./tensor.ts";
+import { checkElements, requireFinite } from "./checks.ts";
 
 /**
  * A linear layer, `y = x·Wᵀ + b`, over the last dimension of `x`:
@@ -21,7 +22,8 @@ import { dims, Tensor } from "./tensor.ts";
  * @param x any tensor whose last dimension is the input features.
  * @param weight `[out, in]`.
  * @param bias `[out]`, or leave it out for none.
- * @throws an `Error` naming the argument whose shape does not fit.
+ * @throws an `Error` naming the argument whose shape does not fit, or (when a result is not finite) the
+ *   argument holding a value that is not finite, or the overflow.
  *
  * @example Two outputs of a 3-vector: a sum and a difference, plus a bias
  * ```ts
@@ -36,6 +38,7 @@ import { dims, Tensor } from "./tensor.ts";
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   const [outFeatures, inFeatures] = dims(weight, 2, "linear: weight", "[out, in]");
+  checkTensor(x, "linear: x", "[..., in]");
   if (x.shape.length === 0 || x.shape[x.shape.length - 1] !== inFeatures) {
     throw new Error(`linear: x: expected shape [..., in] = [..., ${inFeatures}], got [${x.shape}]`);
   }
@@ -46,6 +49,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     }
   }
   const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  checkElements(
+    rows * outFeatures,
+    `linear: the result [..., out] = [${x.shape.slice(0, -1)}, ${outFeatures}]`,
+  );
   const out = new Float32Array(rows * outFeatures);
   const xs = x.data, w = weight.data, b = bias?.data;
   // Each output is the dot product of a row of x with a row of W, both contiguous in memory. Two rows of x
@@ -72,6 +79,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
       out[r1 * outFeatures + o1] = bb + biasB;
     }
   }
+  requireFinite("linear", out, "x·Wᵀ + b", { x: xs, weight: w, ...(b ? { bias: b } : {}) });
   return new Tensor(out, [...x.shape.slice(0, -1), outFeatures]);
 }
 
@@ -90,7 +98,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
  * ```
  */
 export function silu(x: Tensor): Tensor {
-  return elementwise(x, (v) => v / (1 + Math.exp(-v)));
+  return elementwise(x, (v) => v / (1 + Math.exp(-v)), "silu");
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -111,11 +119,18 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
  * ```
  */
 export function gelu(x: Tensor): Tensor {
-  return elementwise(x, (v) => 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))));
+  return elementwise(
+    x,
+    (v) => 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))),
+    "gelu",
+  );
 }
 
-function elementwise(x: Tensor, f: (v: number) => number): Tensor {
+/** `f` on every element; finite in, finite out (both activations are at most |x|), else an error naming x. */
+function elementwise(x: Tensor, f: (v: number) => number, fn: string): Tensor {
+  checkTensor(x, `${fn}: x`);
   const out = new Float32Array(x.size);
   for (let i = 0; i < out.length; i++) out[i] = f(x.data[i]);
+  requireFinite(fn, out, `${fn}(x)`, { x: x.data });
   return new Tensor(out, x.shape);
 }

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { checkElements, checkInteger, describeValue, MAX_ELEMENTS } from "./checks.ts";
 import { dims, Tensor } from "./tensor.ts";
 
 /**
@@ -35,7 +36,8 @@ import { dims, Tensor } from "./tensor.ts";
  */
 export function patchify(x: Tensor, p: number): Tensor {
   const [B, C, H, W] = dims(x, 4, "patchify: x", "[B, C, H, W]");
-  checkPatchSize(p);
+  checkPatchSize(p, "patchify");
+  checkElements(p * p * C, `patchify: with p=${p} and C=${C}, one token of p·p·C numbers`);
   if (H % p !== 0 || W % p !== 0) {
     throw new Error(
       `patchify: H=${H}, W=${W} are not both divisible by the patch size p=${p}; expected multiples of ${p}`,
@@ -55,7 +57,8 @@ export function patchify(x: Tensor, p: number): Tensor {
  * @param p the patch size.
  * @param channels the channels per pixel, C (DiT's output has 2·C: ε and the variance).
  * @param gridWidth patches per row; defaults to √T, the square grid DiT always uses.
- * @throws if the feature size is not `p·p·channels` or T is not a whole number of rows.
+ * @throws if the feature size is not `p·p·channels`, T is not a whole number of rows, or the image would
+ *   hold more than `MAX_ELEMENTS` numbers.
  *
  * @example patchify then unpatchify gives the input back
  * ```ts
@@ -72,8 +75,9 @@ export function unpatchify(
   gridWidth?: number,
 ): Tensor {
   const [B, T, D] = dims(tokens, 3, "unpatchify: tokens", "[B, T, p·p·C]");
-  checkPatchSize(p);
-  if (!Number.isInteger(channels) || channels <= 0 || D !== p * p * channels) {
+  checkPatchSize(p, "unpatchify");
+  checkInteger(channels, "unpatchify: channels", 1, MAX_ELEMENTS, "MAX_ELEMENTS");
+  if (D !== p * p * channels) {
     throw new Error(
       `unpatchify: channels is ${channels} and p is ${p}, so tokens should have p·p·channels = ${
         p * p * channels
@@ -87,11 +91,18 @@ export function unpatchify(
     );
   }
   const gridW = gridWidth ?? side;
-  const gridH = T / gridW;
-  if (!Number.isInteger(gridW) || gridW <= 0 || !Number.isInteger(gridH)) {
-    throw new Error(`unpatchify: gridWidth is ${gridWidth}; expected a positive divisor of T=${T}`);
+  // No tokens is an empty grid of any width (0 when not given): patchify of a [B, C, 0, W] image
+  const gridH = T === 0 ? 0 : T / gridW;
+  if (
+    typeof gridW !== "number" || !Number.isInteger(gridW) || gridW < (T === 0 ? 0 : 1) ||
+    !Number.isInteger(gridH)
+  ) {
+    throw new Error(
+      `unpatchify: gridWidth is ${describeValue(gridWidth)}; expected a positive divisor of T=${T}`,
+    );
   }
   const C = channels, H = gridH * p, W = gridW * p;
+  checkElements(W, `unpatchify: with gridWidth=${gridW} and p=${p}, one image row`);
   const order = patchOrder(B, C, H, W, p);
   const out = new Float32Array(tokens.size);
   for (let k = 0; k < out.length; k++) out[order[k]] = tokens.data[k];
@@ -121,8 +132,6 @@ function patchOrder(B: number, C: number, H: number, W: number, p: number): Uint
   return order;
 }
 
-function checkPatchSize(p: number): void {
-  if (!Number.isInteger(p) || p <= 0) {
-    throw new Error(`patch size p is ${p}; expected a positive integer`);
-  }
+function checkPatchSize(p: number, fn: string): void {
+  checkInteger(p, `${fn}: patch size p`, 1, MAX_ELEMENTS, "MAX_ELEMENTS");
 }

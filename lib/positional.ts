@@ -13,6 +13,14 @@
  *
  * @module
  */
+import {
+  checkElements,
+  checkInteger,
+  checkList,
+  describeValue,
+  MAX_EMBED_DIM,
+  MAX_TOKENS,
+} from "./checks.ts";
 import { Tensor } from "./tensor.ts";
 
 /**
@@ -20,9 +28,10 @@ import { Tensor } from "./tensor.ts";
  * row m being `[sin(pos_m·ω_0..ω_{D/2-1}) | cos(pos_m·ω_0..ω_{D/2-1})]` with
  * `ω_k = 10000^(−k/(D/2))`.
  *
- * @param embedDim the vector size D; must be even.
- * @param positions the positions to encode (any real numbers).
- * @throws if `embedDim` is not a positive even integer.
+ * @param embedDim the vector size D; must be even, at most {@link MAX_EMBED_DIM}.
+ * @param positions the positions to encode (any finite numbers).
+ * @throws if `embedDim` is not such an integer, a position is not a finite number, or the table would hold
+ *   more than `MAX_ELEMENTS` numbers.
  *
  * @example Position 0 is all sines 0, all cosines 1
  * ```ts
@@ -34,8 +43,16 @@ import { Tensor } from "./tensor.ts";
  * ```
  */
 export function sincosPosEmbed1d(embedDim: number, positions: ArrayLike<number>): Tensor {
-  if (!Number.isInteger(embedDim) || embedDim <= 0 || embedDim % 2 !== 0) {
-    throw new Error(`sincosPosEmbed1d: embedDim is ${embedDim}; expected a positive even integer`);
+  checkInteger(embedDim, "sincosPosEmbed1d: embedDim", 2, MAX_EMBED_DIM, "MAX_EMBED_DIM", 2);
+  checkList(positions, "sincosPosEmbed1d: positions");
+  checkElements(positions.length * embedDim, "sincosPosEmbed1d: the table [M, embedDim]");
+  for (let m = 0; m < positions.length; m++) {
+    // sin and cos of a finite angle are finite; of ±Infinity or NaN they are NaN
+    if (typeof positions[m] !== "number" || !Number.isFinite(positions[m])) {
+      throw new Error(
+        `sincosPosEmbed1d: positions[${m}] is ${describeValue(positions[m])}; expected a finite number`,
+      );
+    }
   }
   const half = embedDim / 2;
   const omega = Float64Array.from({ length: half }, (_, k) => 1 / 10000 ** (k / half));
@@ -57,9 +74,11 @@ export function sincosPosEmbed1d(embedDim: number, positions: ArrayLike<number>)
  * Token `row·gridSize + col` gets `[1-D embedding of col | 1-D embedding of row]`,
  * each of size `embedDim/2` (see {@link sincosPosEmbed1d}).
  *
- * @param embedDim the hidden size D; the reference requires a multiple of 4.
- * @param gridSize patches per side (input size / patch size).
- * @throws if `embedDim` is not a positive multiple of 4 or `gridSize` is not a positive integer.
+ * @param embedDim the hidden size D; the reference requires a multiple of 4. At most {@link MAX_EMBED_DIM}.
+ * @param gridSize patches per side (input size / patch size); at most 256, so that the grid has at most
+ *   {@link MAX_TOKENS} tokens.
+ * @throws if `embedDim` is not a positive multiple of 4, `gridSize` is not a positive integer, either is
+ *   above its limit, or the table would hold more than `MAX_ELEMENTS` numbers.
  *
  * @example The table for an 8×8 grid of 384-wide tokens (DiT-S/2 on a 16×16 latent)
  * ```ts
@@ -73,14 +92,10 @@ export function sincosPosEmbed1d(embedDim: number, positions: ArrayLike<number>)
  * ```
  */
 export function sincosPosEmbed2d(embedDim: number, gridSize: number): Tensor {
-  if (!Number.isInteger(embedDim) || embedDim <= 0 || embedDim % 4 !== 0) {
-    throw new Error(
-      `sincosPosEmbed2d: embedDim is ${embedDim}; expected a positive multiple of 4 (two even halves, one per axis)`,
-    );
-  }
-  if (!Number.isInteger(gridSize) || gridSize <= 0) {
-    throw new Error(`sincosPosEmbed2d: gridSize is ${gridSize}; expected a positive integer`);
-  }
+  // a multiple of 4: two halves, one per axis, each of sines and cosines
+  checkInteger(embedDim, "sincosPosEmbed2d: embedDim", 4, MAX_EMBED_DIM, "MAX_EMBED_DIM", 4);
+  checkInteger(gridSize, "sincosPosEmbed2d: gridSize", 1, Math.sqrt(MAX_TOKENS), "√MAX_TOKENS");
+  checkElements(gridSize * gridSize * embedDim, "sincosPosEmbed2d: the table [gridSize², embedDim]");
   const tokens = gridSize * gridSize;
   const cols = Float64Array.from({ length: tokens }, (_, m) => m % gridSize);
   const rows = Float64Array.from({ length: tokens }, (_, m) => Math.floor(m / gridSize));

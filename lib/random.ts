@@ -14,6 +14,7 @@
  * @module
  */
 import { Tensor } from "./tensor.ts";
+import { checkShape, describeValue } from "./checks.ts";
 import { f32 } from "./float32.ts";
 
 /**
@@ -43,7 +44,7 @@ export class SeededRandom {
    */
   constructor(seed: number) {
     if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
-      throw new Error(`SeededRandom: seed is ${seed}; expected an integer in [0, 2^32)`);
+      throw new Error(`SeededRandom: seed is ${describeValue(seed)}; expected an integer in [0, 2^32)`);
     }
     this.#twister = new MersenneTwister(seed);
   }
@@ -51,10 +52,19 @@ export class SeededRandom {
   /**
    * Standard normal samples of the given shape, as `torch.randn(...shape)`.
    *
-   * @throws if a dimension is not a non-negative integer.
+   * @throws before drawing anything, if `shape` is not an array of non-negative integers holding at most
+   *   `MAX_ELEMENTS` elements.
+   *
+   * @example
+   * ```ts
+   * import { SeededRandom } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * assert.deepEqual(new SeededRandom(0).randn([2, 3]).shape, [2, 3]);
+   * assert.throws(() => new SeededRandom(0).randn([2, -3]), /SeededRandom.randn: shape\[1\] is -3; expected a non-negative integer/);
+   * ```
    */
   randn(shape: readonly number[]): Tensor {
-    const out = Tensor.zeros(shape).data;
+    const out = new Float32Array(checkShape(shape, "SeededRandom.randn: shape"));
     if (out.length >= 16) this.#fillVectorized(out);
     else for (let i = 0; i < out.length; i++) out[i] = this.#nextScalarNormal();
     return new Tensor(out, shape);

@@ -5,6 +5,7 @@
  * @module
  */
 import { roundHalfEven } from "./float32.ts"; // Python 3's round() also rounds halves to even
+import { checkInteger, describeValue, MAX_TIMESTEPS } from "./checks.ts";
 
 /** The names of the reference's beta schedules. */
 export type ScheduleName = "linear" | "squaredcos_cap_v2";
@@ -19,8 +20,9 @@ export type ScheduleName = "linear" | "squaredcos_cap_v2";
  *   ᾱ(t) = cos²((t + 0.008)/1.008 · π/2) and capped at β = 0.999.
  *
  * @param name `"linear"` or `"squaredcos_cap_v2"`.
- * @param numTimesteps the number of diffusion steps T.
- * @throws if the name is unknown or `numTimesteps` is not a positive integer.
+ * @param numTimesteps the number of diffusion steps T, at most {@link MAX_TIMESTEPS}.
+ * @throws if the name is unknown, `numTimesteps` is not a positive integer up to {@link MAX_TIMESTEPS}, or a
+ *   β leaves (0, 1]: the linear schedule's last β is 20/T, so it needs T = 1 or T ≥ 20.
  *
  * @example
  * ```ts
@@ -32,23 +34,33 @@ export type ScheduleName = "linear" | "squaredcos_cap_v2";
  * ```
  */
 export function betaSchedule(name: ScheduleName, numTimesteps: number): Float64Array {
-  if (!Number.isInteger(numTimesteps) || numTimesteps <= 0) {
-    throw new Error(`betaSchedule: numTimesteps is ${numTimesteps}; expected a positive integer`);
+  if (name !== "linear" && name !== "squaredcos_cap_v2") {
+    const given: unknown = name;
+    const shown = typeof given === "string" ? JSON.stringify(given.slice(0, 40)) : describeValue(given);
+    throw new Error(`betaSchedule: unknown schedule name ${shown}; expected "linear" or "squaredcos_cap_v2"`);
   }
+  checkInteger(numTimesteps, "betaSchedule: numTimesteps", 1, MAX_TIMESTEPS, "MAX_TIMESTEPS");
+  let betas: Float64Array;
   if (name === "linear") {
     const scale = 1000 / numTimesteps;
-    return linspace(scale * 0.0001, scale * 0.02, numTimesteps);
-  }
-  if (name === "squaredcos_cap_v2") {
+    betas = linspace(scale * 0.0001, scale * 0.02, numTimesteps);
+  } else {
     const alphaBar = (t: number) => Math.cos((t + 0.008) / 1.008 * Math.PI / 2) ** 2;
-    return Float64Array.from({ length: numTimesteps }, (_, i) => {
+    betas = Float64Array.from({ length: numTimesteps }, (_, i) => {
       const t1 = i / numTimesteps, t2 = (i + 1) / numTimesteps;
       return Math.min(1 - alphaBar(t2) / alphaBar(t1), 0.999);
     });
   }
-  throw new Error(
-    `betaSchedule: unknown schedule name "${name}"; expected "linear" or "squaredcos_cap_v2"`,
-  );
+  // β is a variance fraction: above 1, 1 − β (and ᾱ) turns negative and √ᾱ NaN
+  const bad = betas.findIndex((b) => !(b > 0 && b <= 1));
+  if (bad >= 0) {
+    throw new Error(
+      `betaSchedule: the ${name} schedule over numTimesteps=${numTimesteps} has beta[${bad}] = ${
+        betas[bad]
+      }; expected every beta in (0, 1] (the linear schedule needs numTimesteps = 1 or >= 20)`,
+    );
+  }
+  return betas;
 }
 
 /** `n` evenly spaced values from `start` to `stop` inclusive, computed as numpy's `linspace`. */
@@ -70,10 +82,12 @@ function linspace(start: number, stop: number, n: number): Float64Array {
  * As a string it is a comma-separated list (`"10,15,20"`) or `"ddimN"`: the
  * DDIM paper's fixed integer stride giving exactly N steps starting at 0.
  *
- * @param numTimesteps the length of the original process (e.g. 1000).
- * @param sections step counts per portion, as numbers or a string.
- * @throws if a portion is asked for more steps than it has, no integer stride
- *   gives N steps for `"ddimN"`, or the counts are not non-negative integers.
+ * @param numTimesteps the length of the original process (e.g. 1000), at most {@link MAX_TIMESTEPS}.
+ * @param sections step counts per portion, as numbers or a string. Counts adding up to 0 give no steps, as
+ *   in the reference; `createDiffusion` refuses such a respacing.
+ * @throws if `numTimesteps` is not a positive integer up to {@link MAX_TIMESTEPS}, a portion is asked for
+ *   more steps than it has, no integer stride gives N steps for `"ddimN"`, the counts are not non-negative
+ *   integers.
  *
  * @example 250 steps (the reference's default sampler), and DDIM's stride
  * ```ts
@@ -86,11 +100,16 @@ function linspace(start: number, stop: number, n: number): Float64Array {
  * ```
  */
 export function spaceTimesteps(numTimesteps: number, sections: number[] | string): number[] {
-  if (!Number.isInteger(numTimesteps) || numTimesteps <= 0) {
-    throw new Error(`spaceTimesteps: numTimesteps is ${numTimesteps}; expected a positive integer`);
+  checkInteger(numTimesteps, "spaceTimesteps: numTimesteps", 1, MAX_TIMESTEPS, "MAX_TIMESTEPS");
+  if (typeof sections !== "string" && !Array.isArray(sections)) {
+    throw new Error(
+      `spaceTimesteps: sections is ${
+        describeValue(sections)
+      }; expected step counts: an array, or a string like "250", "10,15,20" or "ddim50"`,
+    );
   }
   if (typeof sections === "string" && sections.startsWith("ddim")) {
-    const wanted = parseCount(sections.slice(4), `"${sections}"`);
+    const wanted = parseCount(sections.slice(4), describeSections(sections));
     for (let stride = 1; stride < numTimesteps; stride++) {
       if (Math.ceil(numTimesteps / stride) === wanted) {
         return Array.from({ length: wanted }, (_, i) => i * stride);
@@ -99,14 +118,16 @@ export function spaceTimesteps(numTimesteps: number, sections: number[] | string
     const possible = Array.from({ length: numTimesteps - 1 }, (_, i) => Math.ceil(numTimesteps / (i + 1)));
     const nearest = [...new Set(possible)].sort((a, b) => Math.abs(a - wanted) - Math.abs(b - wanted));
     throw new Error(
-      `spaceTimesteps: no integer stride takes exactly ${wanted} steps from ${numTimesteps} ("${sections}"); expected a count some stride gives, such as ${
+      `spaceTimesteps: no integer stride takes exactly ${wanted} steps from ${numTimesteps} (${
+        describeSections(sections)
+      }); expected a count some stride gives, such as ${
         nearest.slice(0, 2).map((n) => `"ddim${n}"`).join(" or ") || "none"
       }`,
     );
   }
   const counts = typeof sections === "string"
-    ? sections.split(",").map((s) => parseCount(s.trim(), `"${sections}"`))
-    : sections.map((n) => parseCount(n, `[${sections}]`));
+    ? sections.split(",").map((s) => parseCount(s.trim(), describeSections(sections)))
+    : sections.map((n) => parseCount(n, describeSections(sections)));
   if (counts.length === 0) {
     throw new Error("spaceTimesteps: sections is empty; expected at least one step count");
   }
@@ -136,8 +157,16 @@ function parseCount(value: number | string, sections: string): number {
   const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
     throw new Error(
-      `spaceTimesteps: sections ${sections} has the count "${value}"; expected non-negative integers`,
+      `spaceTimesteps: sections ${sections} has the count ${
+        JSON.stringify(String(value).slice(0, 40))
+      }; expected non-negative integers`,
     );
   }
   return n;
+}
+
+/** The sections as a message shows them, cut short. */
+function describeSections(sections: number[] | string): string {
+  const text = typeof sections === "string" ? JSON.stringify(sections) : `[${sections}]`;
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { checkElements, checkShape, describeValue } from "./checks.ts";
 
 /**
  * A row-major float32 tensor.
@@ -28,17 +29,14 @@ export class Tensor {
 
   /**
    * Wraps `data` (no copy) as a tensor of `shape`.
-   * @throws if a dimension is not a non-negative integer or the sizes disagree.
+   * @throws if `data` is not a `Float32Array`, a dimension is not a non-negative integer, the sizes disagree,
+   *   or there are more than `MAX_ELEMENTS` elements.
    */
   constructor(data: Float32Array, shape: readonly number[]) {
-    for (const [axis, n] of shape.entries()) {
-      if (!Number.isInteger(n) || n < 0) {
-        throw new Error(
-          `Tensor: shape[${axis}] is ${n}; expected a non-negative integer (shape [${shape}])`,
-        );
-      }
+    if (!(data instanceof Float32Array)) {
+      throw new Error(`Tensor: data is ${describeValue(data)}; expected a Float32Array`);
     }
-    const size = shape.reduce((a, b) => a * b, 1);
+    const size = checkShape(shape, "Tensor: shape");
     if (size !== data.length) {
       throw new Error(
         `Tensor: shape [${shape}] holds ${size} elements but data has ${data.length}; expected them to match`,
@@ -51,19 +49,25 @@ export class Tensor {
   /**
    * A tensor of zeros.
    *
+   * @throws before allocating, if `shape` is not an array of non-negative integers holding at most
+   *   `MAX_ELEMENTS` elements.
+   *
    * @example
    * ```ts
    * import { Tensor } from "@dit/toolkit";
    * import assert from "node:assert/strict";
    * assert.deepEqual([...Tensor.zeros([2, 2]).data], [0, 0, 0, 0]);
+   * assert.throws(() => Tensor.zeros([-1]), /Tensor.zeros: shape\[0\] is -1; expected a non-negative integer/);
    * ```
    */
   static zeros(shape: readonly number[]): Tensor {
-    return new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+    return new Tensor(new Float32Array(checkShape(shape, "Tensor.zeros: shape")), shape);
   }
 
   /**
    * A tensor from plain numbers (rounded to float32), e.g. typed in a notebook.
+   *
+   * @throws if `shape` is not a valid shape, `values` is not an array of that many numbers.
    *
    * @example
    * ```ts
@@ -74,6 +78,22 @@ export class Tensor {
    * ```
    */
   static from(values: ArrayLike<number>, shape: readonly number[]): Tensor {
+    const size = checkShape(shape, "Tensor.from: shape");
+    const isList = Array.isArray(values) || (ArrayBuffer.isView(values) && !(values instanceof DataView));
+    if (!isList || (values as ArrayLike<number>).length !== size) {
+      const length = isList ? ` of ${values.length} entries` : "";
+      throw new Error(
+        `Tensor.from: values is ${
+          describeValue(values)
+        }${length}; expected an array of ${size} numbers for shape [${shape}]`,
+      );
+    }
+    // Float32Array.from would turn a string or undefined into NaN without a word
+    for (let i = 0; i < size; i++) {
+      if (typeof values[i] !== "number") {
+        throw new Error(`Tensor.from: values[${i}] is ${describeValue(values[i])}; expected a number`);
+      }
+    }
     return new Tensor(Float32Array.from(values), shape);
   }
 
@@ -87,6 +107,7 @@ export class Tensor {
    * @throws if the index has the wrong length or is out of range.
    */
   at(...index: number[]): number {
+    checkTensor(this, "Tensor.at: this");
     if (index.length !== this.shape.length) {
       throw new Error(
         `Tensor.at: got ${index.length} indices for shape [${this.shape}]; expected ${this.shape.length}`,
@@ -161,13 +182,46 @@ export function dims(
   name: string,
   layout: string,
 ): number[] {
-  if (!(tensor instanceof Tensor)) {
-    throw new Error(`${name}: expected a Tensor ${layout}, got ${typeof tensor}`);
-  }
+  checkTensor(tensor, name, layout);
   if (tensor.shape.length !== rank) {
     throw new Error(`${name}: expected shape ${layout}, got [${tensor.shape}]`);
   }
   return [...tensor.shape];
+}
+
+/**
+ * Checks that `value` is a `Tensor` whose invariants hold (a `Float32Array` of exactly as many elements as
+ * its shape of non-negative integers holds, at most `MAX_ELEMENTS`), and returns it. The constructor
+ * keeps them, but an object made around it (`Object.create(Tensor.prototype)`, a subclass, a reassigned
+ * field) need not: a last dimension of 0 or −1 would send a row loop round forever.
+ *
+ * @param name the argument's name, used in the error message.
+ * @param layout how the dimensions are read, e.g. `"[B, T, D]"`, for the message.
+ *
+ * @example
+ * ```ts
+ * import { checkTensor, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * checkTensor(Tensor.zeros([2, 3]), "x");
+ * const forged = Object.assign(Object.create(Tensor.prototype), { data: new Float32Array(4), shape: [4, -1] });
+ * assert.throws(() => checkTensor(forged, "x"), /x: shape\[1\] is -1; expected a non-negative integer/);
+ * assert.throws(() => checkTensor([1, 2], "x"), /x: expected a Tensor, got an array/);
+ * ```
+ */
+export function checkTensor(value: unknown, name: string, layout?: string): Tensor {
+  if (!(value instanceof Tensor)) {
+    throw new Error(`${name}: expected a Tensor${layout ? ` ${layout}` : ""}, got ${describeValue(value)}`);
+  }
+  if (!(value.data instanceof Float32Array)) {
+    throw new Error(`${name}: data is ${describeValue(value.data)}; expected a Float32Array`);
+  }
+  const size = checkShape(value.shape, `${name}: shape`);
+  if (size !== value.data.length) {
+    throw new Error(
+      `${name}: shape [${value.shape}] holds ${size} elements but data has ${value.data.length}; expected them to match`,
+    );
+  }
+  return value;
 }
 
 /**
@@ -183,6 +237,8 @@ export function dims(
  * ```
  */
 export function sameShape(a: Tensor, aName: string, b: Tensor, bName: string): void {
+  checkTensor(a, aName);
+  checkTensor(b, bName);
   if (a.shape.length !== b.shape.length || a.shape.some((n, i) => n !== b.shape[i])) {
     throw new Error(`${bName}: expected the shape of ${aName} [${a.shape}], got [${b.shape}]`);
   }
@@ -202,15 +258,25 @@ export function sameShape(a: Tensor, aName: string, b: Tensor, bName: string): v
  * ```
  */
 export function concatBatch(tensors: readonly Tensor[]): Tensor {
-  if (tensors.length === 0) throw new Error("concatBatch: tensors is empty; expected at least one tensor");
-  const rest = tensors[0].shape.slice(1);
+  if (!Array.isArray(tensors as unknown) || tensors.length === 0) {
+    throw new Error(
+      `concatBatch: tensors is ${describeValue(tensors)}; expected a non-empty array of tensors`,
+    );
+  }
+  const first = checkTensor(tensors[0], "concatBatch: tensors[0]");
+  if (first.shape.length === 0) {
+    throw new Error("concatBatch: tensors[0] is a scalar; expected a batch axis [N, ...]");
+  }
+  const rest = first.shape.slice(1);
   let batch = 0;
   for (const [i, t] of tensors.entries()) {
+    checkTensor(t, `concatBatch: tensors[${i}]`);
     if (t.shape.length !== rest.length + 1 || t.shape.slice(1).some((n, d) => n !== rest[d])) {
       throw new Error(`concatBatch: tensors[${i}] has shape [${t.shape}]; expected [N, ${rest}]`);
     }
     batch += t.shape[0];
   }
+  checkElements(tensors.reduce((n, t) => n + t.size, 0), "concatBatch: the result");
   const out = new Float32Array(tensors.reduce((n, t) => n + t.size, 0));
   let offset = 0;
   for (const t of tensors) {
@@ -231,8 +297,15 @@ export function concatBatch(tensors: readonly Tensor[]): Tensor {
  * ```
  */
 export function sliceBatch(tensor: Tensor, start: number, end: number): Tensor {
-  const [n] = tensor.shape;
-  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > n || start > end) {
+  const [n] = checkTensor(tensor, "sliceBatch: tensor", "[N, ...]").shape;
+  if (tensor.shape.length === 0) {
+    throw new Error("sliceBatch: tensor is a scalar; expected a batch axis [N, ...]");
+  }
+  if (
+    typeof start !== "number" || typeof end !== "number" || !Number.isInteger(start) ||
+    !Number.isInteger(end) ||
+    start < 0 || end > n || start > end
+  ) {
     throw new Error(
       `sliceBatch: range [${start}, ${end}) is outside the batch of ${n}; expected 0 <= start <= end <= ${n}`,
     );
@@ -256,8 +329,11 @@ export function sliceBatch(tensor: Tensor, start: number, end: number): Tensor {
  * ```
  */
 export function splitChannels(tensor: Tensor, channels: number): [Tensor, Tensor] {
-  const [B, K, ...rest] = tensor.shape;
-  if (tensor.shape.length < 2 || !Number.isInteger(channels) || channels < 0 || channels > K) {
+  const [B, K, ...rest] = checkTensor(tensor, "splitChannels: tensor", "[B, K, ...]").shape;
+  if (
+    tensor.shape.length < 2 || typeof channels !== "number" || !Number.isInteger(channels) || channels < 0 ||
+    channels > K
+  ) {
     throw new Error(
       `splitChannels: channels is ${channels}; expected an integer from 0 to K of [B, K, ...] = [${tensor.shape}]`,
     );

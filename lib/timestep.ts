@@ -16,16 +16,27 @@
  */
 import { expf, f32 } from "./float32.ts";
 import { Tensor } from "./tensor.ts";
+import {
+  checkElements,
+  checkInteger,
+  checkList,
+  checkNumber,
+  describeValue,
+  MAX_EMBED_DIM,
+} from "./checks.ts";
 
 /**
  * Sinusoidal embeddings of timesteps: `[N]` → `[N, dim]`, laid out as
  * `[cos(t·f_0 … t·f_{h-1}) | sin(t·f_0 … t·f_{h-1})]` with `h = ⌊dim/2⌋` and
  * `f_k = maxPeriod^(−k/h)`; a zero column is appended when `dim` is odd.
  *
- * @param t one timestep per batch element; fractional values are allowed.
- * @param dim the embedding size (DiT uses 256, its `frequency_embedding_size`).
- * @param maxPeriod sets the lowest frequency, 1/maxPeriod.
- * @throws if `dim` is not an integer ≥ 2, `maxPeriod` is not positive, or a t is not finite.
+ * @param t one timestep per batch element; fractional values are allowed, within float32's range.
+ * @param dim the embedding size (DiT uses 256, its `frequency_embedding_size`), at most {@link MAX_EMBED_DIM}.
+ * @param maxPeriod sets the lowest frequency, 1/maxPeriod; at least 1, so that no frequency exceeds 1 and no
+ *   angle t·f_k leaves float32's range.
+ * @throws if `dim` is not an integer from 2 to {@link MAX_EMBED_DIM}, `maxPeriod` is not a finite number ≥ 1,
+ *   a t is not a number that float32 holds as a finite value, or the result would hold more than
+ *   `MAX_ELEMENTS` numbers.
  *
  * @example t = 0 gives cosines 1 and sines 0
  * ```ts
@@ -43,12 +54,25 @@ export function timestepEmbedding(
   dim: number,
   maxPeriod = 10000,
 ): Tensor {
-  if (!Number.isInteger(dim) || dim < 2) {
-    // (the reference returns an empty [N, 0] embedding for dim 1)
-    throw new Error(`timestepEmbedding: dim is ${dim}; expected an integer >= 2`);
-  }
-  if (!(maxPeriod > 0) || !Number.isFinite(maxPeriod)) {
-    throw new Error(`timestepEmbedding: maxPeriod is ${maxPeriod}; expected a positive number`);
+  // (the reference returns an empty [N, 0] embedding for dim 1)
+  checkInteger(dim, "timestepEmbedding: dim", 2, MAX_EMBED_DIM, "MAX_EMBED_DIM");
+  checkNumber(
+    maxPeriod,
+    "timestepEmbedding: maxPeriod",
+    (v) => v >= 1 && Number.isFinite(v),
+    "a positive number, finite and >= 1 (the longest period)",
+  );
+  checkList(t, "timestepEmbedding: t");
+  checkElements(t.length * dim, "timestepEmbedding: the embedding [N, dim]");
+  for (let n = 0; n < t.length; n++) {
+    // t is rounded to float32 first, as torch does: 1e39 would become Infinity, and cos(Infinity) NaN
+    if (typeof t[n] !== "number" || !Number.isFinite(f32(t[n]))) {
+      throw new Error(
+        `timestepEmbedding: t[${n}] is ${
+          describeValue(t[n])
+        }; expected a finite number (float32: |t| < 3.4e38)`,
+      );
+    }
   }
   const half = Math.floor(dim / 2);
   // freqs = exp(-ln(maxPeriod) · k / half), each operation in float32 like torch.
@@ -59,9 +83,6 @@ export function timestepEmbedding(
   );
   const out = new Float32Array(t.length * dim); // an odd dim's last column stays 0
   for (let n = 0; n < t.length; n++) {
-    if (!Number.isFinite(t[n])) {
-      throw new Error(`timestepEmbedding: t[${n}] is ${t[n]}; expected a finite number`);
-    }
     const tn = f32(t[n]);
     for (let k = 0; k < half; k++) {
       const angle = f32(tn * freqs[k]);
