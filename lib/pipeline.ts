@@ -257,8 +257,6 @@ export class DiTPipeline {
   async decode(latents: Tensor): Promise<Tensor> {
     const bad = describeNonFinite(latents.data);
     if (bad) throw new Error(`decode: the latents have non-finite values (${bad}); expected finite latents`);
-    this.#decoder ??= openChecked(this.dir, this.card, "vaeDecoder");
-    const decoder = await this.#decoder;
     const scaleFactor = this.card.latent.scaleFactor;
     const scale = Math.fround(1 / scaleFactor);
     const unscaled = new Tensor(latents.data.map((v) => v * scale), latents.shape);
@@ -268,11 +266,16 @@ export class DiTPipeline {
         `decode: latents ÷ the card's latent.scaleFactor (${scaleFactor}) have non-finite values (${overflow}); the scale factor is too small`,
       );
     }
+    this.#decoder ??= openChecked(this.dir, this.card, "vaeDecoder");
+    const decoder = await this.#decoder;
     const images = fromOrtTensor((await decoder.run({ latent: toOrtTensor(unscaled) })).image);
     const out = describeNonFinite(images.data);
     if (out) {
+      const largest = unscaled.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       throw new Error(
-        `decode: the VAE decoder's output has non-finite values (${out}) from finite latents; its weights are suspect`,
+        `decode: the VAE decoder's output has non-finite values (${out}) from finite input (largest |value| ${
+          largest.toPrecision(3)
+        }); the latents are far outside the VAE's range, or its weights are corrupt`,
       );
     }
     return images;
