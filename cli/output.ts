@@ -188,6 +188,7 @@ function makeParents(dir: string, created: string[]): void {
  * assert.deepEqual(first.commit(["grid.png"]), [`${dir}/grid.png`]);
  * first.release();
  * assert.throws(() => claimOutput(dir, false), /grid\.png already exists; pass --force/);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export function claimOutput(dir: string, force: boolean): OutputFolder {
