@@ -2,16 +2,24 @@
  * `deno task sample`: turn noise into pictures with a shipped DiT.
  *
  * Parses flags, loads the model by its card, samples with a progress bar on stderr, and writes
- * `DIR/sample-NNN.png` per image plus `DIR/grid.png` (and `DIR/trajectory.gif` with `--gif`). Files are written
- * under temporary names and renamed, so an interrupted run leaves nothing half-written; existing outputs are
- * only replaced with `--force`. Same flags, same bytes.
+ * `DIR/sample-NNN.png` per image plus `DIR/grid.png` (and `DIR/trajectory.gif` with `--gif`). The folder is
+ * claimed with a lock for the whole run and files are staged and moved in at the end (see `output.ts`), so two
+ * runs never mix their files and an interrupted run leaves nothing; existing outputs are only replaced with
+ * `--force`. Ctrl-C stops within a step and exits 130. Same flags, same bytes.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { animation, gridPng, toPng } from "../lib/image.ts";
-import { DEFAULT_MODEL, type DiTPipeline, loadDiT, type Precision } from "../lib/pipeline.ts";
-import type { StepInfo } from "../lib/sampler.ts";
+import {
+  DEFAULT_MODEL,
+  type DiTPipeline,
+  loadDiT,
+  MAX_GUIDANCE_SCALE,
+  type Precision,
+} from "../lib/pipeline.ts";
+import { checkpoint, type StepInfo } from "../lib/sampler.ts";
+import { claimNextFree, claimOutput, OutputError, type OutputFolder } from "./output.ts";
 import type { Tensor } from "../lib/tensor.ts";
 
 /**
@@ -21,21 +29,27 @@ import type { Tensor } from "../lib/tensor.ts";
  */
 const SAMPLE_PRECISION: Precision = "int8";
 
+/**
+ * At most this many images per run: every image is held in memory until the outputs are written (emoji: ~53 KB
+ * of pixels each), and a thousand emoji take minutes on two cores. Larger sets: several runs with other seeds.
+ */
+const MAX_IMAGES = 1000;
+
 const USAGE = `Usage: deno task sample [flags]
 
 Samples images from a DiT shipped in models/ and writes them as PNG files.
 
   --model NAME|DIR    digits, emoji (default) or a folder holding card.json
   --class C           a class name or id; repeat for several (default: every class in turn)
-  --n N               how many images (default: one per class, or one per --class)
-  --cfg S             classifier-free guidance scale, >= 0; 1 turns it off (default 4)
-  --steps K           sampling steps, 1-1000 (default 50)
+  --n N               how many images, 1-${MAX_IMAGES} (default: one per class, or one per --class)
+  --cfg S             classifier-free guidance scale, 0-${MAX_GUIDANCE_SCALE}; 1 turns it off (default 4)
+  --steps K           sampling steps, 1-1000 (default 50; ddpm needs 2 or more)
   --sampler S         ddim (default) or ddpm
   --precision P       int8 (default; about 2x faster) or fp32: the DiT's matrix multiplies in int8 or float32
   --seed N            random seed, 0 to 2^32-1 (default 0); same flags and seed, same bytes
-  --out DIR           output folder (default: out/MODEL, or out/MODEL-2, -3, ... if taken)
+  --out DIR           output folder (default: out/MODEL, or out/MODEL-2, -3, ... if taken); one run at a time
   --gif               also write trajectory.gif: the predicted x̂0 of the first batch at each step
-  --force             replace existing outputs in --out
+  --force             replace existing outputs in --out (without it they are never touched)
   --help              show this text
 
 Example: deno task sample --model digits --class 3 --n 16 --cfg 4 --steps 50 --seed 0 --out out/threes`;
@@ -91,19 +105,30 @@ function parseFlags(args: string[]): Flags | "help" {
     return v;
   };
   const cfg = /^\d+(\.\d+)?$|^\.\d+$/.test(values.cfg) ? Number(values.cfg) : NaN;
-  if (!Number.isFinite(cfg)) throw new UsageError(`--cfg is "${values.cfg}"; expected a number >= 0`);
+  if (!(cfg >= 0 && cfg <= MAX_GUIDANCE_SCALE)) {
+    // the paper samples at 1.5-4; far past that images saturate, and near 1e37 ε̂ overflows to NaN
+    throw new UsageError(
+      `--cfg is "${values.cfg}"; expected a number >= 0 and <= ${MAX_GUIDANCE_SCALE} (1 turns guidance off, 4 is usual)`,
+    );
+  }
   if (values.sampler !== "ddim" && values.sampler !== "ddpm") {
     throw new UsageError(`--sampler is "${values.sampler}"; expected ddim or ddpm`);
   }
   if (values.precision !== "fp32" && values.precision !== "int8") {
     throw new UsageError(`--precision is "${values.precision}"; expected fp32 or int8`);
   }
+  const steps = integer("steps", values.steps, 1, 1000);
+  if (values.sampler === "ddpm" && steps < 2) {
+    throw new UsageError(
+      `--sampler ddpm needs --steps 2 or more (its learned variance needs a previous step); use --sampler ddim for 1 step`,
+    );
+  }
   return {
     model: values.model,
     classes: values.class,
-    n: values.n === undefined ? undefined : integer("n", values.n, 1, 100_000),
+    n: values.n === undefined ? undefined : integer("n", values.n, 1, MAX_IMAGES),
     cfg,
-    steps: integer("steps", values.steps, 1, 1000),
+    steps,
     sampler: values.sampler,
     precision: values.precision,
     seed: integer("seed", values.seed, 0, 2 ** 32 - 1),
@@ -121,58 +146,6 @@ function joinNegativeValues(args: string[]): string[] {
     else joined.push(args[i]);
   }
   return joined;
-}
-
-/** The output folder: --out as given, else the first free out/MODEL, out/MODEL-2, … */
-function outputDir(flags: Flags, modelName: string): string {
-  if (flags.out) return flags.out.replace(/\/$/, "");
-  for (let k = 1;; k++) {
-    const dir = `out/${modelName}${k === 1 ? "" : `-${k}`}`;
-    try {
-      Deno.statSync(dir);
-    } catch {
-      return dir;
-    }
-  }
-}
-
-/** Creates `dir` and refuses to replace existing outputs there without --force. */
-function prepareOutput(dir: string, names: string[], force: boolean): void {
-  try {
-    Deno.mkdirSync(dir, { recursive: true });
-    const probe = `${dir}/.write-test-${Deno.pid}`;
-    Deno.writeFileSync(probe, new Uint8Array());
-    Deno.removeSync(probe);
-  } catch (error) {
-    throw new Error(
-      `cannot write to --out ${dir} (${(error as Error).message.split(":")[0]}); expected a writable folder`,
-    );
-  }
-  const existing = names.filter((name) => {
-    try {
-      return Deno.statSync(`${dir}/${name}`).isFile;
-    } catch {
-      return false;
-    }
-  });
-  if (existing.length > 0 && !force) {
-    throw new Error(
-      `${dir}/${existing[0]} already exists${
-        existing.length > 1 ? ` (and ${existing.length - 1} more outputs)` : ""
-      }; pass --force to replace them, or choose another --out`,
-    );
-  }
-}
-
-/** Writes every file under a temporary name first, then renames them all: no half-written output survives. */
-async function writeAtomically(dir: string, files: [string, Uint8Array][]): Promise<void> {
-  const temporary = files.map(([name]) => `${dir}/.${name}.tmp-${Deno.pid}`);
-  try {
-    for (const [i, [, bytes]] of files.entries()) await Deno.writeFile(temporary[i], bytes);
-    for (const [i, [name]] of files.entries()) await Deno.rename(temporary[i], `${dir}/${name}`);
-  } finally {
-    for (const path of temporary) await Deno.remove(path).catch(() => {});
-  }
 }
 
 /** A progress bar on a terminal, a line per 10% otherwise. */
@@ -200,16 +173,27 @@ function progressReporter(totalSteps: number): (info: StepInfo & { batch: number
   };
 }
 
-async function run(flags: Flags, signal: AbortSignal): Promise<void> {
+/**
+ * One run. `claim` holds the output folder (given --out, claimed before the model loads, so a second run on
+ * the same folder is refused at once); the caller releases it.
+ */
+async function run(flags: Flags, signal: AbortSignal, claim: { folder?: OutputFolder }): Promise<void> {
+  if (flags.out) claim.folder = claimOutput(flags.out, flags.force);
   const dit: DiTPipeline = await loadDiT(flags.model, { precision: flags.precision });
+  let open = true;
+  const close = async () => {
+    if (open) await dit.close();
+    open = false;
+  };
   try {
+    await checkpoint(signal); // loading is synchronous work in ONNX Runtime: a Ctrl-C during it counts
     const classIds = (flags.classes ?? dit.card.classes.map((c) => String(c.id))).map((c) => dit.classId(c));
     const n = flags.n ?? classIds.length; // one of each: the first run stays a few seconds
     const classes = Array.from({ length: n }, (_, i) => classIds[i % classIds.length]);
-    const dir = outputDir(flags, dit.card.name);
+    claim.folder ??= claimNextFree(`out/${dit.card.name}`);
+    const folder = claim.folder;
     const names = [...classes.map((_, i) => `sample-${String(i).padStart(3, "0")}.png`), "grid.png"];
     if (flags.gif) names.push("trajectory.gif");
-    prepareOutput(dir, names, flags.force);
 
     const batchSize = 32;
     const report = progressReporter(flags.steps * Math.ceil(n / batchSize));
@@ -233,34 +217,55 @@ async function run(flags: Flags, signal: AbortSignal): Promise<void> {
         }
       },
     });
-    const files: [string, Uint8Array][] = [];
-    for (let i = 0; i < n; i++) files.push([names[i], await toPng(images!, i)]);
-    files.push(["grid.png", await gridPng(images!, { columns: Math.min(n, dit.card.classes.length) })]);
+    // PNG encoding and writing run in sharp's and Deno's thread pools: a checkpoint per file keeps Ctrl-C prompt
+    for (let i = 0; i < n; i++) {
+      await folder.write(names[i], await toPng(images!, i));
+      await checkpoint(signal);
+    }
+    await folder.write("grid.png", await gridPng(images!, { columns: Math.min(n, dit.card.classes.length) }));
+    await checkpoint(signal);
     if (flags.gif) {
       const frames = [];
-      for (const latents of trajectory) frames.push(await dit.decode(latents));
-      files.push(["trajectory.gif", await animation(frames, "gif")]);
+      for (const latents of trajectory) {
+        frames.push(await dit.decode(latents));
+        await checkpoint(signal);
+      }
+      await folder.write("trajectory.gif", await animation(frames, "gif"));
     }
-    await writeAtomically(dir, files);
-    console.log(`${dir}/grid.png`);
-    for (const [name] of files) if (name !== "grid.png") console.log(`${dir}/${name}`);
+    await close();
+    await checkpoint(signal); // the last chance to stop: from here on the outputs are complete
+    const paths = folder.commit(["grid.png", ...names.filter((name) => name !== "grid.png")]);
+    console.log(paths.join("\n"));
   } finally {
-    await dit.close();
+    await close();
   }
 }
 
 if (import.meta.main) {
   const controller = new AbortController();
-  const interrupt = () => controller.abort(new Error("interrupted; nothing was written"));
+  const claim: { folder?: OutputFolder } = {};
+  let interrupts = 0;
+  const interrupt = () => {
+    controller.abort(new Error("interrupted; nothing was written"));
+    // a second Ctrl-C does not wait for the step under way
+    if (++interrupts > 1) {
+      claim.folder?.release();
+      console.error("sample: interrupted; nothing was written");
+      Deno.exit(130);
+    }
+  };
   Deno.addSignalListener("SIGINT", interrupt);
   let code = 0;
   try {
     const flags = parseFlags(Deno.args);
     if (flags === "help") console.log(USAGE);
-    else await run(flags, controller.signal);
+    else await run(flags, controller.signal, claim);
   } catch (error) {
-    console.error(`sample: ${(error as Error).message}`);
-    code = error instanceof UsageError ? 2 : controller.signal.aborted ? 130 : 1;
+    const interrupted = controller.signal.aborted && !(error instanceof OutputError);
+    console.error(`sample: ${interrupted ? "interrupted; nothing was written" : (error as Error).message}`);
+    code = error instanceof UsageError ? 2 : interrupted ? 130 : 1;
+  } finally {
+    claim.folder?.release();
   }
   Deno.removeSignalListener("SIGINT", interrupt);
   Deno.exit(code);

@@ -14,7 +14,7 @@ import { checkSession, type ModelCard, type ModelFile, readCard } from "./model/
 import { oneLine, verifyModelFile, verifyOnnxFile } from "./model/folder.ts";
 import { fromOrtTensor, openSession, ort, type OrtSession, toOrtTensor } from "./model/onnx.ts";
 import { SeededRandom } from "./random.ts";
-import { sampleLoop, type SamplerName, type StepInfo } from "./sampler.ts";
+import { checkpoint, describeNonFinite, sampleLoop, type SamplerName, type StepInfo } from "./sampler.ts";
 import { concatBatch, Tensor } from "./tensor.ts";
 
 /** The models folder of this repository. */
@@ -43,27 +43,46 @@ export interface LoadOptions {
   precision?: Precision;
 }
 
+/**
+ * The largest classifier-free guidance scale {@link DiTPipeline.sample} accepts. The paper samples at 1.5–4
+ * and sweeps up to 10; by 20 our models' images are saturated, and past 100 the guided ε̂ = ε_u + s·(ε_c − ε_u)
+ * is all difference term: nothing a picture can show changes, while at about 1e37 it overflows float32.
+ */
+export const MAX_GUIDANCE_SCALE = 100;
+
+/** The most images one {@link DiTPipeline.sample} call makes: they are all held in memory (emoji: ~53 KB each). */
+export const MAX_SAMPLES = 10_000;
+
+/** The largest network batch {@link DiTPipeline.sample} runs (guided: twice as many rows go through the DiT). */
+export const MAX_BATCH_SIZE = 256;
+
 /** Options of {@link DiTPipeline.sample}. */
 export interface SampleOptions {
-  /** One class per image, by name or id (`"Food & Drink"`, `3`). */
+  /** One class per image, by name or id (`"Food & Drink"`, `3`); 1 to {@link MAX_SAMPLES} entries. */
   classes: readonly (string | number)[];
-  /** Classifier-free guidance scale (default 4); 1 turns guidance off. */
+  /** Classifier-free guidance scale from 0 to {@link MAX_GUIDANCE_SCALE} (default 4); 1 turns guidance off. */
   guidanceScale?: number;
-  /** Sampling steps, respaced from the 1000 training steps (default 50). */
+  /**
+   * Sampling steps, respaced from the card's training steps: 1 to `numTimesteps` (default 50); DDPM needs 2 or
+   * more.
+   */
   steps?: number;
   /** `"ddim"` (default) or `"ddpm"`. */
   sampler?: SamplerName;
-  /** DDIM's η (default 0, deterministic). */
+  /** DDIM's η in [0, 1] (default 0, deterministic; 1 is as stochastic as DDPM). */
   eta?: number;
-  /** The seed: same seed and options, same images (default 0). */
+  /** The seed, an integer in [0, 2³²): same seed and options, same images (default 0). */
   seed?: number;
-  /** Images per network batch (default 32); larger n runs in batches so memory stays bounded. */
+  /**
+   * Images per network batch, 1 to {@link MAX_BATCH_SIZE} (default 32); larger n runs in batches so memory
+   * stays bounded.
+   */
   batchSize?: number;
   /** Decode the latents with the VAE (default true). */
   decode?: boolean;
   /** Called after every step, with the batch it belongs to. */
   onStep?: (info: StepInfo & { batch: number; batches: number }) => void | Promise<void>;
-  /** Stops sampling between steps. */
+  /** Stops sampling within a step: checked after each step and after each batch's decoding. */
   signal?: AbortSignal;
 }
 
@@ -216,9 +235,9 @@ export class DiTPipeline {
     const id = typeof nameOrId === "number" ? nameOrId : /^\d+$/.test(nameOrId) ? Number(nameOrId) : NaN;
     if (Number.isInteger(id) && id >= 0 && id < classes.length) return id;
     throw new Error(
-      `unknown class "${nameOrId}" for ${this.card.name}; expected an id 0-${classes.length - 1} or one of: ${
-        classes.map((c) => c.name).join(", ")
-      }`,
+      `unknown class "${printable(String(nameOrId))}" for ${printable(this.card.name)}; expected an id 0-${
+        classes.length - 1
+      } or one of: ${listNames(classes.map((c) => c.name))}`,
     );
   }
 
@@ -257,11 +276,30 @@ export class DiTPipeline {
    * ```
    */
   async decode(latents: Tensor): Promise<Tensor> {
+    const bad = describeNonFinite(latents.data);
+    if (bad) throw new Error(`decode: the latents have non-finite values (${bad}); expected finite latents`);
+    const scaleFactor = this.card.latent.scaleFactor;
+    const scale = Math.fround(1 / scaleFactor);
+    const unscaled = new Tensor(latents.data.map((v) => v * scale), latents.shape);
+    const overflow = describeNonFinite(unscaled.data);
+    if (overflow) {
+      throw new Error(
+        `decode: latents ÷ the card's latent.scaleFactor (${scaleFactor}) have non-finite values (${overflow}); the scale factor is too small`,
+      );
+    }
     this.#decoder ??= openChecked(this.dir, this.card, "vaeDecoder");
     const decoder = await this.#decoder;
-    const scale = Math.fround(1 / this.card.latent.scaleFactor);
-    const unscaled = new Tensor(latents.data.map((v) => v * scale), latents.shape);
-    return fromOrtTensor((await decoder.run({ latent: toOrtTensor(unscaled) })).image);
+    const images = fromOrtTensor((await decoder.run({ latent: toOrtTensor(unscaled) })).image);
+    const out = describeNonFinite(images.data);
+    if (out) {
+      const largest = unscaled.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      throw new Error(
+        `decode: the VAE decoder's output has non-finite values (${out}) from finite input (largest |value| ${
+          largest.toPrecision(3)
+        }); the latents are far outside the VAE's range, or its weights are corrupt`,
+      );
+    }
+    return images;
   }
 
   /**
@@ -318,27 +356,52 @@ export class DiTPipeline {
       seed = 0,
       batchSize = 32,
       decode = true,
+      signal,
     } = options;
+    const fail = (message: string): never => {
+      throw new Error(`sample: ${message}`);
+    };
+    if (!Array.isArray(options.classes)) fail("classes is not an array; expected class names or ids");
+    if (options.classes.length === 0) fail("classes is empty; expected at least one class");
+    if (options.classes.length > MAX_SAMPLES) {
+      fail(`classes has ${options.classes.length} entries; expected at most ${MAX_SAMPLES} (one image each)`);
+    }
     const labels = options.classes.map((c) => this.classId(c));
-    if (labels.length === 0) throw new Error("sample: classes is empty; expected at least one class");
-    if (!Number.isInteger(steps) || steps < 1 || steps > this.card.diffusion.numTimesteps) {
-      throw new Error(
-        `sample: steps is ${steps}; expected an integer from 1 to ${this.card.diffusion.numTimesteps}`,
+    const numTimesteps = this.card.diffusion.numTimesteps;
+    if (!Number.isInteger(steps) || steps < 1 || steps > numTimesteps) {
+      fail(`steps is ${steps}; expected an integer from 1 to ${numTimesteps}`);
+    }
+    if (sampler !== "ddim" && sampler !== "ddpm") fail(`sampler is "${sampler}"; expected "ddim" or "ddpm"`);
+    if (sampler === "ddpm" && steps < 2) {
+      // DDPM's learned variance interpolates between β_t and the posterior's β̃_t, which one step does not have
+      fail(
+        `sampler "ddpm" needs steps >= 2 (a one-step process has no posterior variance); use "ddim" for 1 step`,
       );
     }
-    if (!Number.isFinite(guidanceScale) || guidanceScale < 0) {
-      throw new Error(`sample: guidanceScale is ${guidanceScale}; expected a number >= 0`);
+    if (!(typeof guidanceScale === "number" && guidanceScale >= 0 && guidanceScale <= MAX_GUIDANCE_SCALE)) {
+      fail(
+        `guidanceScale is ${guidanceScale}; expected a number >= 0 and <= ${MAX_GUIDANCE_SCALE} (1 turns guidance off)`,
+      );
     }
-    if (sampler !== "ddim" && sampler !== "ddpm") {
-      throw new Error(`sample: sampler is "${sampler}"; expected "ddim" or "ddpm"`);
+    if (!(typeof eta === "number" && eta >= 0 && eta <= 1)) {
+      fail(`eta is ${eta}; expected a number from 0 (deterministic DDIM) to 1 (as much noise as DDPM)`);
     }
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new Error(`sample: batchSize is ${batchSize}; expected an integer >= 1`);
+    if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
+      fail(`seed is ${seed}; expected an integer from 0 to 4294967295`);
+    }
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
+      fail(`batchSize is ${batchSize}; expected an integer from 1 to ${MAX_BATCH_SIZE}`);
+    }
+    if (options.onStep !== undefined && typeof options.onStep !== "function") {
+      fail("onStep is not a function; expected a function or nothing");
+    }
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      fail("signal is not an AbortSignal; expected an AbortSignal or nothing");
     }
     const diffusion = createDiffusion({
       respacing: String(steps),
       schedule: this.card.diffusion.schedule,
-      numTimesteps: this.card.diffusion.numTimesteps,
+      numTimesteps,
     });
     const random = new SeededRandom(seed);
     const { channels, height, width } = this.card.latent;
@@ -356,10 +419,14 @@ export class DiTPipeline {
         sampler,
         eta,
         onStep: options.onStep && ((info) => options.onStep!({ ...info, batch, batches })),
-        signal: options.signal,
+        signal,
       });
       latents.push(x0);
-      if (decode) images.push(await this.decode(x0));
+      if (decode) {
+        images.push(await this.decode(x0));
+        // decoding is one more synchronous ONNX Runtime run: give an abort its turn before the next batch
+        if (signal) await checkpoint(signal);
+      }
     }
     return { labels, latents: concatBatch(latents), images: decode ? concatBatch(images) : undefined };
   }
@@ -369,4 +436,20 @@ export class DiTPipeline {
     await this.#dit.release();
     for (const session of [this.#decoder, this.#encoder]) await (await session)?.release();
   }
+}
+
+/** Longest class name shown in an error, and how many names at most: a card may list thousands. */
+const NAME_CHARS = 40, LISTED_NAMES = 20;
+
+/** `text` without control or format characters (no terminal escapes, no bidi overrides), at most 40 characters. */
+function printable(text: string): string {
+  const clean = text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, "\uFFFD");
+  const chars = [...clean];
+  return chars.length > NAME_CHARS ? `${chars.slice(0, NAME_CHARS - 1).join("")}…` : clean;
+}
+
+/** The first 20 class names, each printable, then how many more. */
+function listNames(names: string[]): string {
+  const shown = names.slice(0, LISTED_NAMES).map(printable).join(", ");
+  return names.length > LISTED_NAMES ? `${shown}, … (${names.length - LISTED_NAMES} more)` : shown;
 }

@@ -65,14 +65,117 @@ export interface SampleLoopOptions {
   eta?: number;
   /** Called after every step. */
   onStep?: (info: StepInfo) => void | Promise<void>;
-  /** Stops sampling between steps; the loop then rejects with the signal's reason. */
+  /**
+   * Stops sampling between steps; the loop then rejects with the signal's reason. With a signal the loop lets
+   * the event loop turn once per step (see {@link eventLoopTurn}), so an abort from a timer, a UI event or
+   * SIGINT is seen after at most the step under way.
+   */
   signal?: AbortSignal;
+}
+
+/**
+ * Counts the non-finite values of an array: NaN, +Infinity and −Infinity.
+ *
+ * @example
+ * ```ts
+ * import { countNonFinite } from "./sampler.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(countNonFinite(Float32Array.of(1, NaN, Infinity, -Infinity, NaN)), { nan: 2, inf: 2 });
+ * ```
+ */
+export function countNonFinite(data: ArrayLike<number>): { nan: number; inf: number } {
+  let nan = 0, inf = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v !== v) nan++;
+    else if (v === Infinity || v === -Infinity) inf++;
+  }
+  return { nan, inf };
+}
+
+/**
+ * `""` when every value is finite, else what is not, for an error message: `"NaN ×12, ±Infinity ×3"`.
+ *
+ * @example
+ * ```ts
+ * import { describeNonFinite } from "./sampler.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(describeNonFinite(Float32Array.of(0, NaN, -Infinity)), "NaN ×1, ±Infinity ×1");
+ * assert.equal(describeNonFinite(Float32Array.of(0, 1)), "");
+ * ```
+ */
+export function describeNonFinite(data: ArrayLike<number>): string {
+  const { nan, inf } = countNonFinite(data);
+  return [nan ? `NaN ×${nan}` : "", inf ? `±Infinity ×${inf}` : ""].filter(Boolean).join(", ");
+}
+
+/**
+ * Resolves after one turn of the event loop through a due timer, then throws the signal's reason if it was
+ * aborted meanwhile.
+ *
+ * Why a timer: ONNX Runtime's `session.run` (onnxruntime-node) computes synchronously inside a `setImmediate`
+ * callback. A loop of such steps keeps Deno's event loop busy with immediates, and measured on Deno 2.9.6 a
+ * pending SIGINT listener then runs only 9–28 turns late (for 1–20 ms steps), or never for very short ones;
+ * awaiting a file-system op does not help either. A due timer makes the loop wait on its timer driver, which
+ * delivers the signal; one `setImmediate` after it lets the listener run before the next step starts (measured:
+ * the abort is then seen at the end of the step during which Ctrl-C came, 5 times in 6, else one step later).
+ * The timer is started before the step's work, so by the time it is awaited it has expired and costs nothing.
+ *
+ * @example Started before a step, awaited after it
+ * ```ts
+ * import { eventLoopTurn } from "./sampler.ts";
+ * import assert from "node:assert/strict";
+ * const controller = new AbortController();
+ * const turn = eventLoopTurn(controller.signal);
+ * controller.abort(new Error("stop"));
+ * await assert.rejects(turn.done, /stop/);
+ * ```
+ */
+export function eventLoopTurn(signal?: AbortSignal): { done: Promise<void>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const done = new Promise<void>((resolve) => timer = setTimeout(resolve, 0))
+    // the signal's listener runs later in the timer's turn than this continuation: one immediate lets it run
+    .then(() => new Promise<void>((resolve) => afterPendingEvents(resolve)))
+    .then(() => signal?.throwIfAborted());
+  // for a step that throws: clearing the timer leaves `done` pending forever, so nothing outlives the caller
+  return { done, cancel: () => clearTimeout(timer) };
+}
+
+/** `setImmediate` where there is one (Deno, Node), a timer in a browser. */
+const afterPendingEvents: (callback: () => void) => void =
+  (globalThis as { setImmediate?: (callback: () => void) => void }).setImmediate ??
+    ((callback) => setTimeout(callback, 0));
+
+/**
+ * Waits one event-loop turn (so that a SIGINT listener or another abort source gets to run), then throws the
+ * signal's reason if it is aborted: the check between any two pieces of long work. See {@link eventLoopTurn}.
+ *
+ * @example
+ * ```ts
+ * import { checkpoint } from "./sampler.ts";
+ * import assert from "node:assert/strict";
+ * await checkpoint(new AbortController().signal); // not aborted: returns
+ * await assert.rejects(checkpoint(AbortSignal.abort(new Error("stopped"))), /stopped/);
+ * ```
+ */
+export function checkpoint(signal?: AbortSignal): Promise<void> {
+  return eventLoopTurn(signal).done;
+}
+
+/** Throws, naming the step, when `data` holds a non-finite value. */
+function checkFinite(data: ArrayLike<number>, where: () => string, what: string, hint: string): void {
+  const bad = describeNonFinite(data);
+  if (bad) throw new Error(`${where()}: ${what} has non-finite values (${bad}); ${hint}`);
 }
 
 /**
  * Runs the reverse process and returns x_0, `[n, C, h, w]` (latents as the DiT sees them: scaled).
  *
- * @throws the signal's reason when aborted, or what the model throws.
+ * Every step checks its values where non-finite ones would first appear (the network's output, the guided ε̂,
+ * the step's x_{t−1} and x̂0) and throws naming the step, t and the likely cause, instead of handing NaN on.
+ *
+ * @throws the signal's reason when aborted, what the model throws, or an `Error` naming the step whose values
+ *   became non-finite (`step 3 of 50 (t=959): the DiT's output has non-finite values (NaN ×512); …`).
  *
  * @example Five DDIM steps with a stand-in network that predicts ε̂ = 0
  * ```ts
@@ -92,37 +195,81 @@ export interface SampleLoopOptions {
  * ```
  */
 export async function sampleLoop(options: SampleLoopOptions): Promise<Tensor> {
-  const { model, diffusion, labels, nullClass, latentShape, random, guidanceScale, sampler, eta = 0 } =
-    options;
+  const {
+    model,
+    diffusion,
+    labels,
+    nullClass,
+    latentShape,
+    random,
+    guidanceScale,
+    sampler,
+    eta = 0,
+    signal,
+  } = options;
   const n = labels.length;
   const guided = guidanceScale !== 1;
+  const steps = diffusion.numTimesteps;
+  signal?.throwIfAborted();
   let x = random.randn([n, ...latentShape]);
-  for (let index = diffusion.numTimesteps - 1; index >= 0; index--) {
-    options.signal?.throwIfAborted();
+  for (let index = steps - 1; index >= 0; index--) {
+    signal?.throwIfAborted();
     const t = diffusion.timestepMap[index];
-    let output: Tensor;
-    if (guided) {
-      const batch = guidanceBatch(x, labels, nullClass);
-      output = guideOutput(await model(batch.x, batch.y.map(() => t), batch.y), guidanceScale);
-    } else {
-      output = await model(x, labels.map(() => t), [...labels]);
+    const where = () => `step ${steps - index} of ${steps} (t=${t})`;
+    // started now, so it has expired by the time the step's work is done: see eventLoopTurn
+    const turn = signal ? eventLoopTurn(signal) : undefined;
+    try {
+      let output: Tensor;
+      if (guided) {
+        const batch = guidanceBatch(x, labels, nullClass);
+        const raw = await model(batch.x, batch.y.map(() => t), batch.y);
+        checkFinite(
+          raw.data,
+          where,
+          "the DiT's output",
+          "its input x_t was finite, so the model's weights are suspect",
+        );
+        output = guideOutput(raw, guidanceScale);
+        checkFinite(
+          output.data,
+          where,
+          `the guided ε̂ (guidance scale ${guidanceScale})`,
+          "the DiT's output was finite, so the guidance scale is too large",
+        );
+      } else {
+        output = await model(x, labels.map(() => t), [...labels]);
+        checkFinite(
+          output.data,
+          where,
+          "the DiT's output",
+          "its input x_t was finite, so the model's weights are suspect",
+        );
+      }
+      // the reference draws noise for its whole model batch every step; the conditional half is the first n
+      const noise = sliceBatch(random.randn([guided ? 2 * n : n, ...latentShape]), 0, n);
+      const { sample, predXstart } = sampler === "ddpm"
+        ? diffusion.pSample(output, x, index, noise)
+        : diffusion.ddimStep(output, x, index, eta, noise);
+      const stepHint = `ε̂ was finite, so the diffusion's tables at this step${
+        sampler === "ddim" && eta !== 0 ? ` or η = ${eta}` : ""
+      } are degenerate`;
+      checkFinite(predXstart.data, where, `the ${sampler} step's x̂0`, stepHint);
+      checkFinite(sample.data, where, `the ${sampler} step's x_{t−1}`, stepHint);
+      await options.onStep?.({
+        step: steps - index,
+        steps,
+        index,
+        t,
+        xt: x,
+        eps: splitChannels(output, latentShape[0])[0],
+        predXstart,
+        sample,
+      });
+      x = sample;
+      await turn?.done;
+    } finally {
+      turn?.cancel();
     }
-    // the reference draws noise for its whole model batch every step; the conditional half is the first n
-    const noise = sliceBatch(random.randn([guided ? 2 * n : n, ...latentShape]), 0, n);
-    const { sample, predXstart } = sampler === "ddpm"
-      ? diffusion.pSample(output, x, index, noise)
-      : diffusion.ddimStep(output, x, index, eta, noise);
-    await options.onStep?.({
-      step: diffusion.numTimesteps - index,
-      steps: diffusion.numTimesteps,
-      index,
-      t,
-      xt: x,
-      eps: splitChannels(output, latentShape[0])[0],
-      predXstart,
-      sample,
-    });
-    x = sample;
   }
   return x;
 }

@@ -102,6 +102,14 @@ Deno.test("every bad input exits non-zero with one line naming what was wrong an
       [["--steps", "1001"], 2, /--steps is "1001"; expected an integer from 1 to 1000/],
       [["--cfg", "-1"], 2, /--cfg is "-1"; expected a number >= 0/],
       [["--cfg", "strong"], 2, /--cfg is "strong"; expected a number >= 0/],
+      [["--cfg", "101"], 2, /--cfg is "101"; expected a number >= 0 and <= 100/],
+      [["--cfg", "1e38"], 2, /--cfg is "1e38"; expected a number >= 0 and <= 100/],
+      [["--n", "1001"], 2, /--n is "1001"; expected an integer from 1 to 1000/],
+      [
+        ["--sampler", "ddpm", "--steps", "1"],
+        2,
+        /--sampler ddpm needs --steps 2 or more .*use --sampler ddim for 1 step$/,
+      ],
       [["--sampler", "euler"], 2, /--sampler is "euler"; expected ddim or ddpm/],
       [["--precision", "fp16"], 2, /--precision is "fp16"; expected fp32 or int8/],
       [["--seed", "-3"], 2, /--seed is "-3"; expected an integer from 0 to 4294967295/],
@@ -162,32 +170,163 @@ Deno.test("existing outputs are kept without --force, replaced with it", async (
   });
 });
 
-Deno.test("Ctrl-C stops sampling: exit 130, no new file, the earlier result intact", async () => {
+Deno.test("an unknown --class on a card of long, hostile names prints a short, printable line", async () => {
   await withTempDir(async (dir) => {
-    await Deno.writeTextFile(`${dir}/grid.png`, "an earlier result");
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CLI, "--model", "digits", "--n", "8", "--steps", "1000", "--force", "--out", dir],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!/steps\/s/.test(seen)) { // wait until sampling is under way
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
+    const model = `${dir}/model`;
+    await Deno.mkdir(model);
+    for (const entry of Deno.readDirSync(DIGITS_DIR)) {
+      if (entry.name !== "card.json") {
+        await Deno.copyFile(`${DIGITS_DIR}/${entry.name}`, `${model}/${entry.name}`);
+      }
     }
-    child.kill("SIGINT");
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
+    const card = JSON.parse(await Deno.readTextFile(`${DIGITS_DIR}/card.json`));
+    card.classes = card.classes.map((c: { id: number }) => ({
+      id: c.id,
+      name: `digit ${c.id}\x1b[31m\x07${"y".repeat(10_000)}`,
+    }));
+    await Deno.writeTextFile(`${model}/card.json`, JSON.stringify(card));
+    const run = await sample(["--model", model, "--class", "cat\x1b[2J", "--out", `${dir}/out`]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.ok(run.stderr.length < 1000, `${run.stderr.length} characters on stderr`);
+    assert.doesNotMatch(run.stderr.trimEnd(), /[\p{Cc}\p{Cf}]/u);
+    assert.match(
+      errorLine(run.stderr),
+      /^sample: unknown class "cat\uFFFD\[2J" for digits; expected an id 0-9 or one of: digit 0/,
+    );
+    assert.throws(() => Deno.statSync(`${dir}/out`), "the folder it made is gone");
+  });
+});
+
+Deno.test("two runs on one --out never mix: without --force the second refuses at once, with it one run's files remain", async () => {
+  await withTempDir(async (dir) => {
+    const run = (seed: number, n: number, out: string, force = false) =>
+      sample([
+        "--model",
+        "digits",
+        "--n",
+        String(n),
+        "--steps",
+        "4",
+        "--seed",
+        String(seed),
+        "--out",
+        out,
+        ...(force ? ["--force"] : []),
+      ]);
+    const reference = await Promise.all([run(1, 3, `${dir}/ref1`), run(2, 5, `${dir}/ref2`)]);
+    assert.deepEqual(reference.map((r) => r.code), [0, 0]);
+    const files = async (folder: string) => {
+      const names = [...Deno.readDirSync(folder)].map((e) => e.name).sort();
+      return Object.fromEntries(
+        await Promise.all(names.map(async (n) => [n, await Deno.readFile(`${folder}/${n}`)])),
+      );
+    };
+    const [one, two] = [await files(`${dir}/ref1`), await files(`${dir}/ref2`)];
+    for (const force of [false, true]) {
+      for (let trial = 0; trial < 3; trial++) {
+        const out = `${dir}/shared-${force}-${trial}`;
+        const [a, b] = await Promise.all([run(1, 3, out, force), run(2, 5, out, force)]);
+        const codes = [a.code, b.code];
+        if (!force) {
+          assert.deepEqual(codes.toSorted(), [0, 1], `one wins, one refuses: ${a.stderr}${b.stderr}`);
+        }
+        for (const refused of [a, b].filter((r) => r.code !== 0)) {
+          assert.equal(refused.code, 1, refused.stderr);
+          assert.match(
+            errorLine(refused.stderr),
+            /^sample: .*(is in use by another sample run \(pid \d+\); wait for it to finish, or choose another --out|already exists .*pass --force to replace them, or choose another --out)$/,
+          );
+        }
+        const result = await files(out);
+        assert.ok(
+          JSON.stringify(result) === JSON.stringify(one) || JSON.stringify(result) === JSON.stringify(two),
+          `${out} holds exactly one run's files: ${Object.keys(result)}`,
+        );
+      }
     }
-    const { code } = await child.status;
-    await child.stdout.cancel();
-    assert.equal(code, 130, seen);
-    assert.match(errorLine(seen), /^sample: interrupted; nothing was written$/);
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["grid.png"]);
-    assert.equal(await Deno.readTextFile(`${dir}/grid.png`), "an earlier result");
+  });
+});
+
+Deno.test("Ctrl-C at any moment (startup, sampling, decoding, writing) exits 130 within a step, leaving nothing", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/kept`);
+    await Deno.writeTextFile(`${dir}/kept/grid.png`, "an earlier result");
+    const args = (out: string, force: boolean) => [
+      "run",
+      "-A",
+      CLI,
+      "--model",
+      "digits",
+      "--n",
+      "6",
+      "--steps",
+      "10", // a progress line per step
+      "--gif", // decoding per frame, then the GIF
+      "--out",
+      out,
+      ...(force ? ["--force"] : []),
+    ];
+    // how long a whole run takes here and now: the trials' delays spread over it
+    const started = performance.now();
+    const whole = await new Deno.Command(Deno.execPath(), { args: args(`${dir}/whole`, false) }).output();
+    assert.equal(whole.code, 0, new TextDecoder().decode(whole.stderr));
+    const duration = performance.now() - started;
+    const TRIALS = 16;
+    let interrupted = 0;
+    for (let trial = 0; trial < TRIALS; trial++) {
+      // half the trials into a new folder, half over earlier outputs with --force
+      const force = trial % 2 === 1;
+      const out = force ? `${dir}/kept` : `${dir}/new-${trial}/inner`;
+      const child = new Deno.Command(Deno.execPath(), {
+        args: args(out, force),
+        stdout: "piped",
+        stderr: "piped",
+      })
+        .spawn();
+      const stderr: [number, string][] = [];
+      let stdout = "";
+      const reading = Promise.all([
+        (async () => {
+          for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+            for (const line of text.split("\n")) if (line) stderr.push([performance.now(), line]);
+          }
+        })(),
+        (async () => {
+          for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) stdout += text;
+        })(),
+      ]);
+      // late trials aim at the end: decoding the GIF frames, encoding and writing
+      const delay = trial < 12 ? Math.random() * duration : duration * (0.75 + 0.25 * Math.random());
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      const printedBefore = stdout.length > 0;
+      const killed = performance.now();
+      try {
+        child.kill("SIGINT");
+      } catch { /* it has exited */ }
+      const { code } = await child.status;
+      const seconds = (performance.now() - killed) / 1000;
+      await reading;
+      const context = `trial ${trial} at ${delay.toFixed(0)} ms: ${stderr.map(([, l]) => l).join(" | ")}`;
+      if (code === 0) {
+        // it finished before the Ctrl-C came: allowed only once its outputs were complete and printed
+        assert.ok(
+          printedBefore || seconds < 0.05,
+          `Ctrl-C ignored: exit 0 ${seconds.toFixed(2)} s after it; ${context}`,
+        );
+        continue;
+      }
+      interrupted++;
+      assert.equal(code, 130, context);
+      assert.ok(seconds < 3, `${seconds.toFixed(1)} s to stop; ${context}`);
+      const stepsAfter = stderr.filter(([t, line]) => t > killed && /steps\/s/.test(line)).length;
+      assert.ok(stepsAfter <= 2, `${stepsAfter} steps after Ctrl-C; ${context}`);
+      if (stderr.length > 0 && code === 130 && stderr.at(-1)![1].startsWith("sample: ")) {
+        assert.equal(stderr.at(-1)![1], "sample: interrupted; nothing was written", context);
+      }
+      assert.deepEqual([...Deno.readDirSync(`${dir}/kept`)].map((e) => e.name), ["grid.png"], context);
+      assert.equal(await Deno.readTextFile(`${dir}/kept/grid.png`), "an earlier result");
+      assert.throws(() => Deno.statSync(`${dir}/new-${trial}`), `no folder left behind; ${context}`);
+    }
+    assert.ok(interrupted >= TRIALS - 2, `only ${interrupted} of ${TRIALS} runs were interrupted`);
   });
 });

@@ -114,3 +114,99 @@ Deno.test("onStep sees every step from t = 999 down, and an AbortSignal stops be
   assert.deepEqual(seen[0].eps.shape, [1, C, H, W]);
   assert.equal(seen[1].xt, seen[0].sample, "each step starts where the last ended");
 });
+
+/** Runs a 10-step DDIM loop with `model`, guided at `scale`; returns the rejection message. */
+async function failure(model: DiTModel, scale = 4, options: { eta?: number } = {}): Promise<string> {
+  try {
+    await sampleLoop({
+      model,
+      diffusion: createDiffusion({ respacing: "10" }),
+      labels: [1, 2],
+      nullClass: 10,
+      latentShape: [C, H, W],
+      random: new SeededRandom(0),
+      guidanceScale: scale,
+      sampler: "ddim",
+      ...options,
+    });
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return "no error";
+}
+
+Deno.test("non-finite values stop the loop at the step where they appear, naming it and the likely cause", async () => {
+  // the network breaks at its third call: step 3, t = 777
+  let calls = 0;
+  const breaksAtThree: DiTModel = async (x, t, y) => {
+    const out = await toyModel(x, t, y);
+    if (++calls === 3) out.data.fill(NaN, 0, 5);
+    return out;
+  };
+  assert.equal(
+    await failure(breaksAtThree),
+    "step 3 of 10 (t=777): the DiT's output has non-finite values (NaN ×5); its input x_t was finite, so the model's weights are suspect",
+  );
+  // finite network output, guidance overflows float32
+  const huge: DiTModel = (x, t, y) => toyModel(x, t, y).then((out) => (out.data.fill(1e30, 0, PER), out)); // ε̂ of the first row far off
+  assert.match(
+    await failure(huge, 1e10),
+    /^step 1 of 10 \(t=999\): the guided ε̂ \(guidance scale 10000000000\) has non-finite values \(±Infinity ×\d+\); the DiT's output was finite, so the guidance scale is too large$/,
+  );
+  // unguided: the network's output is checked too
+  calls = 0;
+  assert.match(
+    await failure(breaksAtThree, 1),
+    /^step 3 of 10 \(t=777\): the DiT's output has non-finite values/,
+  );
+  // a finite ε̂ that the step itself turns into Infinity (x̂0 = (x_t − √(1−ᾱ) ε̂) / √ᾱ)
+  const large: DiTModel = (x, t, y) => toyModel(x, t, y).then((out) => (out.data.fill(3e38, 0, PER), out));
+  assert.match(
+    await failure(large, 1),
+    /^step 1 of 10 \(t=999\): the ddim step's x̂0 has non-finite values \(±Infinity ×\d+\); ε̂ was finite/,
+  );
+});
+
+Deno.test("with a signal, an abort from a signal listener is seen within one step, even when the network is synchronous", async () => {
+  // onnxruntime-node computes session.run synchronously inside setImmediate; a loop of those starved Deno's
+  // signal listener (seen 9-28 steps late, or never). SIGUSR1 stands in for Ctrl-C: the test runner owns SIGINT.
+  const busy = (ms: number) => {
+    const end = performance.now() + ms;
+    while (performance.now() < end) { /* the network computing */ }
+  };
+  const syncInImmediate: DiTModel = (x, t, y) =>
+    new Promise((resolve) => setImmediate(() => (busy(10), resolve(toyModel(x, t, y)))));
+  for (let trial = 0; trial < 3; trial++) {
+    const controller = new AbortController();
+    const listener = () => controller.abort(new Error("interrupted"));
+    Deno.addSignalListener("SIGUSR1", listener);
+    let killedAt = -1, lastStep = 0;
+    try {
+      await assert.rejects(
+        sampleLoop({
+          model: syncInImmediate,
+          diffusion: createDiffusion({ respacing: "200" }),
+          labels: [1],
+          nullClass: 10,
+          latentShape: [C, H, W],
+          random: new SeededRandom(0),
+          guidanceScale: 4,
+          sampler: "ddim",
+          signal: controller.signal,
+          onStep: ({ step }) => {
+            lastStep = step;
+            if (step === 5 + 7 * trial) killedAt = step, Deno.kill(Deno.pid, "SIGUSR1");
+          },
+        }),
+        /interrupted/,
+      );
+    } finally {
+      Deno.removeSignalListener("SIGUSR1", listener);
+    }
+    // the signal comes while step killedAt finishes; at most the next step may still run
+    assert.ok(
+      lastStep - killedAt <= 1,
+      `trial ${trial}: signalled after step ${killedAt}, stopped after ${lastStep}`,
+    );
+  }
+});
