@@ -162,20 +162,25 @@ export function checkpoint(signal?: AbortSignal): Promise<void> {
   return eventLoopTurn(signal).done;
 }
 
-/** Throws, naming the step, when `data` holds a non-finite value. */
-function checkFinite(data: ArrayLike<number>, where: () => string, what: string, hint: string): void {
-  const bad = describeNonFinite(data);
-  if (bad) throw new Error(`${where()}: ${what} has non-finite values (${bad}); ${hint}`);
+/** Throws when the network's output holds a non-finite value: the concept functions after it check their own. */
+function checkModelOutput(output: Tensor): void {
+  const bad = describeNonFinite(output.data);
+  if (bad) {
+    throw new Error(
+      `the DiT's output has non-finite values (${bad}); its input x_t was finite, so the model's weights are suspect`,
+    );
+  }
 }
 
 /**
  * Runs the reverse process and returns x_0, `[n, C, h, w]` (latents as the DiT sees them: scaled).
  *
- * Every step checks its values where non-finite ones would first appear (the network's output, the guided ε̂,
- * the step's x_{t−1} and x̂0) and throws naming the step, t and the likely cause, instead of handing NaN on.
+ * Non-finite values stop the loop where they first appear: the network's output is checked here, and the
+ * concept functions after it (guidance, the diffusion step) refuse to return non-finite values themselves.
+ * Any error inside a step is rethrown with the step and t in front, so the message says where it happened.
  *
- * @throws the signal's reason when aborted, what the model throws, or an `Error` naming the step whose values
- *   became non-finite (`step 3 of 50 (t=959): the DiT's output has non-finite values (NaN ×512); …`).
+ * @throws the signal's reason when aborted, or an `Error` naming the step and what went wrong in it
+ *   (`step 3 of 50 (t=959): the DiT's output has non-finite values (NaN ×512); …`).
  *
  * @example Five DDIM steps with a stand-in network that predicts ε̂ = 0
  * ```ts
@@ -215,7 +220,6 @@ export async function sampleLoop(options: SampleLoopOptions): Promise<Tensor> {
   for (let index = steps - 1; index >= 0; index--) {
     signal?.throwIfAborted();
     const t = diffusion.timestepMap[index];
-    const where = () => `step ${steps - index} of ${steps} (t=${t})`;
     // started now, so it has expired by the time the step's work is done: see eventLoopTurn
     const turn = signal ? eventLoopTurn(signal) : undefined;
     try {
@@ -223,38 +227,17 @@ export async function sampleLoop(options: SampleLoopOptions): Promise<Tensor> {
       if (guided) {
         const batch = guidanceBatch(x, labels, nullClass);
         const raw = await model(batch.x, batch.y.map(() => t), batch.y);
-        checkFinite(
-          raw.data,
-          where,
-          "the DiT's output",
-          "its input x_t was finite, so the model's weights are suspect",
-        );
+        checkModelOutput(raw);
         output = guideOutput(raw, guidanceScale);
-        checkFinite(
-          output.data,
-          where,
-          `the guided ε̂ (guidance scale ${guidanceScale})`,
-          "the DiT's output was finite, so the guidance scale is too large",
-        );
       } else {
         output = await model(x, labels.map(() => t), [...labels]);
-        checkFinite(
-          output.data,
-          where,
-          "the DiT's output",
-          "its input x_t was finite, so the model's weights are suspect",
-        );
+        checkModelOutput(output);
       }
       // the reference draws noise for its whole model batch every step; the conditional half is the first n
       const noise = sliceBatch(random.randn([guided ? 2 * n : n, ...latentShape]), 0, n);
       const { sample, predXstart } = sampler === "ddpm"
         ? diffusion.pSample(output, x, index, noise)
         : diffusion.ddimStep(output, x, index, eta, noise);
-      const stepHint = `ε̂ was finite, so the diffusion's tables at this step${
-        sampler === "ddim" && eta !== 0 ? ` or η = ${eta}` : ""
-      } are degenerate`;
-      checkFinite(predXstart.data, where, `the ${sampler} step's x̂0`, stepHint);
-      checkFinite(sample.data, where, `the ${sampler} step's x_{t−1}`, stepHint);
       await options.onStep?.({
         step: steps - index,
         steps,
@@ -267,6 +250,11 @@ export async function sampleLoop(options: SampleLoopOptions): Promise<Tensor> {
       });
       x = sample;
       await turn?.done;
+    } catch (error) {
+      if (signal?.aborted && error === signal.reason) throw error; // an interrupt is not the step's fault
+      throw new Error(`step ${steps - index} of ${steps} (t=${t}): ${(error as Error).message}`, {
+        cause: error,
+      });
     } finally {
       turn?.cancel();
     }

@@ -147,7 +147,7 @@ Deno.test("missing, truncated or corrupt model files and cards are reported in o
     await check(/dit_int8\.onnx: cannot read the ONNX model/); // the CLI's default precision is int8
     const onnx = await Deno.readFile(`${DIGITS_DIR}/dit_int8.onnx`);
     await Deno.writeFile(`${model}/dit_int8.onnx`, onnx.subarray(0, 100_000));
-    await check(/dit_int8\.onnx: not a valid ONNX model, perhaps truncated or corrupt/);
+    await check(/dit_int8\.onnx: sha256 does not match the card \(edited or corrupt\?\)/); // caught before ONNX Runtime
     await Deno.writeFile(`${model}/dit_int8.onnx`, onnx);
     await check(/vae_decoder\.onnx: cannot read the ONNX model/);
   });
@@ -170,7 +170,7 @@ Deno.test("existing outputs are kept without --force, replaced with it", async (
   });
 });
 
-Deno.test("an unknown --class on a card of long, hostile names prints a short, printable line", async () => {
+Deno.test("hostile class names: refused by the card check, or shown short and printable when unknown", async () => {
   await withTempDir(async (dir) => {
     const model = `${dir}/model`;
     await Deno.mkdir(model);
@@ -180,20 +180,26 @@ Deno.test("an unknown --class on a card of long, hostile names prints a short, p
       }
     }
     const card = JSON.parse(await Deno.readTextFile(`${DIGITS_DIR}/card.json`));
-    card.classes = card.classes.map((c: { id: number }) => ({
-      id: c.id,
-      name: `digit ${c.id}\x1b[31m\x07${"y".repeat(10_000)}`,
-    }));
-    await Deno.writeTextFile(`${model}/card.json`, JSON.stringify(card));
-    const run = await sample(["--model", model, "--class", "cat\x1b[2J", "--out", `${dir}/out`]);
-    assert.equal(run.code, 1, run.stderr);
-    assert.ok(run.stderr.length < 1000, `${run.stderr.length} characters on stderr`);
-    assert.doesNotMatch(run.stderr.trimEnd(), /[\p{Cc}\p{Cf}]/u);
+    const withNames = async (name: (id: number) => string) => {
+      card.classes = card.classes.map((c: { id: number }) => ({ id: c.id, name: name(c.id) }));
+      await Deno.writeTextFile(`${model}/card.json`, JSON.stringify(card));
+      const run = await sample(["--model", model, "--class", "cat\x1b[2J", "--out", `${dir}/out`]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.ok(run.stderr.length < 1000, `${run.stderr.length} characters on stderr`);
+      assert.doesNotMatch(run.stderr.trimEnd(), /[\p{Cc}\p{Cf}]/u);
+      assert.throws(() => Deno.statSync(`${dir}/out`), "the folder it made is gone");
+      return errorLine(run.stderr);
+    };
+    // terminal escapes and 10,000 characters in a name: the card itself is refused, naming the field
     assert.match(
-      errorLine(run.stderr),
-      /^sample: unknown class "cat\uFFFD\[2J" for digits; expected an id 0-9 or one of: digit 0/,
+      await withNames((id) => `digit ${id}\x1b[31m\x07${"y".repeat(10_000)}`),
+      /card\.json: classes\[0\]\.name is .*; expected a string of 1 to 100 characters without control characters$/,
     );
-    assert.throws(() => Deno.statSync(`${dir}/out`), "the folder it made is gone");
+    // names the card allows (100 characters, a right-to-left override): the list of them is cut and cleaned
+    assert.match(
+      await withNames((id) => `digit ${id}\u202e${"y".repeat(91)}`),
+      /^sample: unknown class "cat\uFFFD\[2J" for digits; expected an id 0-9 or one of: digit 0\uFFFDy+…/,
+    );
   });
 });
 
@@ -313,6 +319,11 @@ Deno.test("Ctrl-C at any moment (startup, sampling, decoding, writing) exits 130
           printedBefore || seconds < 0.05,
           `Ctrl-C ignored: exit 0 ${seconds.toFixed(2)} s after it; ${context}`,
         );
+        if (force) { // it rightly replaced the earlier outputs: put them back for the next trials
+          await Deno.remove(`${dir}/kept`, { recursive: true });
+          await Deno.mkdir(`${dir}/kept`);
+          await Deno.writeTextFile(`${dir}/kept/grid.png`, "an earlier result");
+        }
         continue;
       }
       interrupted++;
