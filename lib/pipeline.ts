@@ -443,9 +443,7 @@ const NAME_CHARS = 40, LISTED_NAMES = 20;
 
 /** `text` without control or format characters (no terminal escapes, no bidi overrides), at most 40 characters. */
 function printable(text: string): string {
-  const clean = text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, "\uFFFD");
-  const chars = [...clean];
-  return chars.length > NAME_CHARS ? `${chars.slice(0, NAME_CHARS - 1).join("")}…` : clean;
+  return oneLine(text, NAME_CHARS, "\uFFFD");
 }
 
 /** The first 20 class names, each printable, then how many more. */

@@ -50,9 +50,10 @@ export function isPlainName(name: unknown): name is string {
 }
 
 /**
- * Text made fit for a one-line error: control characters and line breaks become spaces, runs of spaces one,
- * and anything past `max` characters is cut with an ellipsis. For messages that quote what a file or a
- * library said, which may be long, multi-line, or hostile.
+ * Text made fit for a one-line error: control and format characters (terminal escapes, bidi overrides) and
+ * line breaks become `replacement` (a space by default), runs of spaces one, and anything past `max`
+ * characters is cut with an ellipsis. For messages that quote what a file, a card or a library said, which may
+ * be long, multi-line, or hostile.
  *
  * @example
  * ```ts
@@ -60,11 +61,12 @@ export function isPlainName(name: unknown): name is string {
  * import assert from "node:assert/strict";
  * assert.equal(oneLine("bad\n\x1b[31mthing\x1b[0m  here"), "bad [31mthing [0m here");
  * assert.equal(oneLine("x".repeat(500), 10), "xxxxxxxxx…");
+ * assert.equal(oneLine("cat\u202e", 40, "\uFFFD"), "cat\uFFFD"); // a name quoted in an error
  * ```
  */
-export function oneLine(text: string, max = 200): string {
-  const flat = text.replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, " ").replace(/ {2,}/g, " ").trim();
-  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+export function oneLine(text: string, max = 200, replacement = " "): string {
+  const flat = [...text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, replacement).replace(/ {2,}/g, " ").trim()];
+  return flat.length <= max ? flat.join("") : `${flat.slice(0, max - 1).join("")}…`;
 }
 
 /** The reason an OS call failed, in one line (Deno's messages name the call and the path). */
