@@ -310,7 +310,7 @@ function cpuSlug(cpu: CpuInfo): string {
 }
 
 /** bench/RESULTS.md: the headline numbers of every CPU's last run, side by side, with links to the full tables. */
-function writeSummary() {
+export function writeSummary(): void {
   const runs = [...Deno.readDirSync(RESULTS_DIR)].filter((e) => e.name.endsWith(".json")).map((e) => ({
     file: e.name.replace(/\.json$/, ""),
     ...JSON.parse(Deno.readTextFileSync(`${RESULTS_DIR}/${e.name}`)),
@@ -334,6 +334,7 @@ function writeSummary() {
         r.coldStartSeconds.toFixed(2)
       } s | [${r.file}.md](results/${r.file}.md) |`
     ),
+    ...runs.filter((r) => r.note).flatMap((r) => ["", `${r.file}: ${r.note}`]),
   ];
   Deno.writeTextFileSync(`${ROOT}bench/RESULTS.md`, lines.join("\n") + "\n");
 }
