@@ -8,6 +8,7 @@
  * @module
  */
 import { median } from "./bench.ts";
+import { describeCpu } from "../lib/cpu.ts";
 import { ort, sessionOptions } from "../lib/model/onnx.ts";
 import { readCard } from "../lib/model/card.ts";
 import { SeededRandom } from "../lib/random.ts";
@@ -47,7 +48,9 @@ for (const name of ["digits", "emoji"]) {
     }
   }
   const base = median(times["library default"]);
-  console.log(`\n${name}: one guided step, batch ${2 * n}, median of ${ROUNDS} × ${REPEATS}`);
+  console.log(
+    `\n${name}: one guided step, batch ${2 * n}, median of ${ROUNDS} × ${REPEATS}, on ${describeCpu()}`,
+  );
   for (const [label, v] of Object.entries(times)) {
     console.log(
       `  ${label.padEnd(26)} ${median(v).toFixed(1).padStart(7)} ms  ×${(median(v) / base).toFixed(2)}`,
