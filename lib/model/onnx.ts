@@ -13,7 +13,8 @@ import { oneLine, onnxExternalFiles } from "./folder.ts";
 export { ort };
 
 /**
- * The session options the toolkit runs with, measured fastest on this project's 2-core machine by
+ * The session options the toolkit runs with, measured fastest on this project's 2-core machine (an AMD EPYC
+ * with AVX-512 VNNI) by
  * `deno run -A bench/session_options.ts` (one guided step at batch 16, each candidate alone, medians of 30):
  * one intra-op thread per core (1 thread: 1.9× slower), worker threads that spin while waiting (spinning off:
  * 1.2× slower; between two steps the JavaScript side needs only ~2 ms, less than waking a sleeping thread
