@@ -311,21 +311,37 @@ def replace_files(staging, out, names):
         os.replace(staging / name, out / name)
 
 
-def load_shipped_dit(model_dir):
-    """The recipe's DiT built from a model folder's card.json, with the weights of its dit.onnx (float16 ones
-    widened to float32)."""
+def onnx_state_dict(path):
+    """The PyTorch parameters an exported ONNX file holds, by name (float16 ones widened to float32; the
+    initializers this recipe adds, like a weight's float32 cast, have a "/" in their name and are skipped)."""
     import onnx
     from onnx import numpy_helper
 
+    graph = onnx.load(str(path)).graph
+    return {i.name: torch.from_numpy(numpy_helper.to_array(i).astype("float32"))
+            for i in graph.initializer if "/" not in i.name}
+
+
+def load_shipped_dit(model_dir):
+    """The recipe's DiT built from a model folder's card.json, with the weights of its dit.onnx."""
     card = json.loads((model_dir / "card.json").read_text())
     a = card["architecture"]
     dit = DiT(input_size=a["inputSize"], patch_size=a["patchSize"], hidden_size=a["hiddenSize"], depth=a["depth"],
               num_heads=a["numHeads"], num_classes=a["numClasses"])
-    graph = onnx.load(str(model_dir / card["files"]["dit"])).graph
-    dit.load_state_dict({i.name: torch.from_numpy(numpy_helper.to_array(i).astype("float32"))
-                         for i in graph.initializer if "/" not in i.name}, strict=True)
+    dit.load_state_dict(onnx_state_dict(model_dir / card["files"]["dit"]), strict=True)
     dit.eval()
     return dit, card
+
+
+def load_shipped(model_dir):
+    """The shipped DiT, VAE decoder and classifier of a model folder as PyTorch modules, and its card."""
+    dit, card = load_shipped_dit(model_dir)
+    channels, num_classes = card["image"]["channels"], card["architecture"]["numClasses"]
+    decoder = VAE(channels, card["vae"]["widths"]).decoder
+    decoder.load_state_dict(onnx_state_dict(model_dir / card["files"]["vaeDecoder"]), strict=True)
+    classifier = Classifier(channels, num_classes)
+    classifier.load_state_dict(onnx_state_dict(model_dir / card["files"]["classifier"]), strict=True)
+    return dit, decoder.eval(), classifier.eval(), card
 
 
 def export_from_onnx(model_dir):
