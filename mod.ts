@@ -58,6 +58,7 @@ export {
   sampleLoop,
   type SampleLoopOptions,
   type SamplerName,
+  SAMPLERS,
   type StepInfo,
 } from "./lib/sampler.ts";
 export {

@@ -34,6 +34,17 @@ def _c(value, like):
     return torch.full_like(like, float(value))
 
 
+def respaced_alphas_cumprod(ac_full, timesteps):
+    """ᾱ at the kept `timesteps` (ascending), as the reference's SpacedDiffusion computes it: β re-derived
+    from consecutive ᾱ, then their cumulative product again (equal to ac_full[timesteps] up to float64
+    rounding, and rounded the same way as the toolkit's createDiffusion)."""
+    betas, last = [], 1.0
+    for t in timesteps:
+        betas.append(1.0 - ac_full[t] / last)
+        last = ac_full[t]
+    return np.cumprod(1.0 - np.array(betas, dtype=np.float64))
+
+
 def _alpha_bar_prev(ac, index):
     """ᾱ of the step after `index` (the less noisy one): 1 after the last step."""
     return 1.0 if index == 0 else float(ac[index - 1])
@@ -149,7 +160,7 @@ def sample(eps_fn, ac_full, timesteps, sampler, x):
     Returns the trajectory [(x_{t-1}, x̂0) per step] and the number of network evaluations.
     """
     assert sampler in SAMPLERS, sampler
-    ac = np.asarray(ac_full, dtype=np.float64)[list(timesteps)]
+    ac = respaced_alphas_cumprod(np.asarray(ac_full, dtype=np.float64), timesteps)
     trajectory, evaluations, previous = [], 0, None
     for index in reversed(range(len(timesteps))):
         eps = eps_fn(x, timesteps[index])

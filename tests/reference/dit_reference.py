@@ -357,7 +357,7 @@ def sampler_fixtures():
         trajectory, evaluations = samplers.sample(eps_fn, base_ac, timesteps, sampler, x_T)
         out["trajectories"].append({
             "sampler": sampler, "steps": steps, "guidanceScale": scale, "guidanceInterval": interval, "seed": seed,
-            "labels": labels.tolist(), "nullClass": 10, "timesteps": timesteps, "evaluations": evaluations,
+            "labels": labels.tolist(), "nullClass": 10, "timesteps": timesteps, "evaluations": evaluations, "xT": packed(x_T),
             "samples": [packed(x) for x, _ in trajectory], "predXstarts": [packed(x0) for _, x0 in trajectory],
         })
     return out
