@@ -122,7 +122,7 @@ export function createDiffusion(options: DiffusionOptions = {}): GaussianDiffusi
     : spaceTimesteps(numTimesteps, sections);
   if (kept.length === 0) {
     throw new Error(
-      `createDiffusion: respacing is ${
+      `createDiffusion: respacing ${
         typeof respacing === "string" ? JSON.stringify(respacing.slice(0, 40)) : `[${sections}]`
       } keeps no step; expected at least one`,
     );
