@@ -50,12 +50,15 @@ export {
   type MeanVariance,
   type StepResult,
 } from "./lib/diffusion.ts";
-export { classifierFreeGuidance, guidanceBatch, guideOutput } from "./lib/guidance.ts";
+export { dpmSolverStep, type PreviousStep } from "./lib/dpm_solver.ts";
+export { eulerStep, type HeunProposal, heunStep, type KarrasSchedule, karrasSchedule } from "./lib/karras.ts";
+export { classifierFreeGuidance, guidanceBatch, guidedAt, guideOutput } from "./lib/guidance.ts";
 export {
   type DiTModel,
   sampleLoop,
   type SampleLoopOptions,
   type SamplerName,
+  SAMPLERS,
   type StepInfo,
 } from "./lib/sampler.ts";
 export {

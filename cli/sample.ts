@@ -18,7 +18,7 @@ import {
   MAX_GUIDANCE_SCALE,
   type Precision,
 } from "../lib/pipeline.ts";
-import { checkpoint, type StepInfo } from "../lib/sampler.ts";
+import { checkpoint, type SamplerName, SAMPLERS, type StepInfo } from "../lib/sampler.ts";
 import { claimNextFree, claimOutput, OutputError, type OutputFolder } from "./output.ts";
 import type { Tensor } from "../lib/tensor.ts";
 
@@ -44,7 +44,11 @@ Samples images from a DiT shipped in models/ and writes them as PNG files.
   --n N               how many images, 1-${MAX_IMAGES} (default: one per class, or one per --class)
   --cfg S             classifier-free guidance scale, 0-${MAX_GUIDANCE_SCALE}; 1 turns it off (default 4)
   --steps K           sampling steps, 1-1000 (default 50; ddpm needs 2 or more)
-  --sampler S         ddim (default) or ddpm
+  --sampler S         ddim (default), ddpm (the paper's), dpm++2m (DPM-Solver++), euler or heun (on
+                      Karras et al.'s noise levels; heun runs the network twice per step)
+  --guidance-interval LO,HI
+                      guide only at timesteps LO to HI, 0-999 (default: every step); the other steps
+                      run the conditional model alone, on half the batch
   --precision P       int8 (default; about 2x faster) or fp32: the DiT's matrix multiplies in int8 or float32
   --seed N            random seed, 0 to 2^32-1 (default 0); same flags and seed, same bytes
   --out DIR           output folder (default: out/MODEL, or out/MODEL-2, -3, ... if taken); one run at a time
@@ -63,7 +67,8 @@ interface Flags {
   n?: number;
   cfg: number;
   steps: number;
-  sampler: "ddim" | "ddpm";
+  sampler: SamplerName;
+  guidanceInterval?: [number, number];
   precision: Precision;
   seed: number;
   out?: string;
@@ -85,6 +90,7 @@ function parseFlags(args: string[]): Flags | "help" {
         cfg: { type: "string", default: "4" },
         steps: { type: "string", default: "50" },
         sampler: { type: "string", default: "ddim" },
+        "guidance-interval": { type: "string" },
         precision: { type: "string", default: SAMPLE_PRECISION },
         seed: { type: "string", default: "0" },
         out: { type: "string" },
@@ -111,14 +117,26 @@ function parseFlags(args: string[]): Flags | "help" {
       `--cfg is "${values.cfg}"; expected a number >= 0 and <= ${MAX_GUIDANCE_SCALE} (1 turns guidance off, 4 is usual)`,
     );
   }
-  if (values.sampler !== "ddim" && values.sampler !== "ddpm") {
-    throw new UsageError(`--sampler is "${values.sampler}"; expected ddim or ddpm`);
+  const sampler = SAMPLERS.find((name) => name === values.sampler);
+  if (!sampler) throw new UsageError(`--sampler is "${values.sampler}"; expected ${SAMPLERS.join(", ")}`);
+  const intervalText = values["guidance-interval"];
+  let guidanceInterval: [number, number] | undefined;
+  if (intervalText !== undefined) {
+    const [lo, hi] = /^\d{1,4},\d{1,4}$/.test(intervalText)
+      ? intervalText.split(",").map(Number)
+      : [NaN, NaN];
+    if (!(lo <= hi && hi <= 999)) {
+      throw new UsageError(
+        `--guidance-interval is "${intervalText}"; expected LO,HI: integers with 0 <= LO <= HI <= 999, the timesteps guided`,
+      );
+    }
+    guidanceInterval = [lo, hi];
   }
   if (values.precision !== "fp32" && values.precision !== "int8") {
     throw new UsageError(`--precision is "${values.precision}"; expected fp32 or int8`);
   }
   const steps = integer("steps", values.steps, 1, 1000);
-  if (values.sampler === "ddpm" && steps < 2) {
+  if (sampler === "ddpm" && steps < 2) {
     throw new UsageError(
       `--sampler ddpm needs --steps 2 or more (its learned variance needs a previous step); use --sampler ddim for 1 step`,
     );
@@ -129,7 +147,8 @@ function parseFlags(args: string[]): Flags | "help" {
     n: values.n === undefined ? undefined : integer("n", values.n, 1, MAX_IMAGES),
     cfg,
     steps,
-    sampler: values.sampler,
+    sampler,
+    guidanceInterval,
     precision: values.precision,
     seed: integer("seed", values.seed, 0, 2 ** 32 - 1),
     out: values.out,
@@ -142,24 +161,34 @@ function parseFlags(args: string[]): Flags | "help" {
 function joinNegativeValues(args: string[]): string[] {
   const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (/^--[a-z]+$/.test(args[i]) && /^-\d/.test(args[i + 1] ?? "")) joined.push(`${args[i]}=${args[++i]}`);
+    if (/^--[a-z-]+$/.test(args[i]) && /^-\d/.test(args[i + 1] ?? "")) joined.push(`${args[i]}=${args[++i]}`);
     else joined.push(args[i]);
   }
   return joined;
 }
 
-/** A progress bar on a terminal, a line per 10% otherwise. */
-function progressReporter(totalSteps: number): (info: StepInfo & { batch: number; batches: number }) => void {
+/**
+ * A progress bar on a terminal, a line per 10% otherwise. The totals come from the steps themselves: a Karras
+ * schedule may hold fewer steps than asked for, and Heun runs the network twice per step, so the network
+ * evaluations are counted too.
+ */
+function progressReporter(): (info: StepInfo & { batch: number; batches: number }) => void {
   const tty = Deno.stderr.isTerminal();
   const start = performance.now();
-  let lastDecile = -1;
-  return ({ step, steps, batch, batches }) => {
-    const done = batch * steps + step;
+  let lastDecile = -1, batchesDone = -1, evaluationsBefore = 0, evaluationsInBatch = 0;
+  return ({ step, steps, batch, batches, evaluations }) => {
+    if (batch !== batchesDone) {
+      [batchesDone, evaluationsBefore] = [batch, evaluationsBefore + evaluationsInBatch];
+    }
+    evaluationsInBatch = evaluations;
+    const done = batch * steps + step, totalSteps = steps * batches;
     const seconds = (performance.now() - start) / 1000;
     const rate = done / seconds;
     const eta = (totalSteps - done) / rate;
-    const text = `${done}/${totalSteps} steps · ${rate.toFixed(1)} steps/s · ETA ${eta.toFixed(0)} s` +
-      (batches > 1 ? ` · batch ${batch + 1}/${batches}` : "");
+    const text =
+      `${done}/${totalSteps} steps · ${evaluationsBefore + evaluations} network evaluations · ${
+        rate.toFixed(1)
+      } steps/s · ETA ${eta.toFixed(0)} s` + (batches > 1 ? ` · batch ${batch + 1}/${batches}` : "");
     if (tty) {
       const width = 30, filled = Math.round((done / totalSteps) * width);
       const bar = "█".repeat(filled) + "░".repeat(width - filled);
@@ -196,17 +225,19 @@ async function run(flags: Flags, signal: AbortSignal, claim: { folder?: OutputFo
     if (flags.gif) names.push("trajectory.gif");
 
     const batchSize = 32;
-    const report = progressReporter(flags.steps * Math.ceil(n / batchSize));
+    const report = progressReporter();
     const trajectory: Tensor[] = [];
     const every = Math.max(1, Math.floor(flags.steps / 25)); // at most ~25 frames
+    const interval = flags.guidanceInterval ? ` for t in [${flags.guidanceInterval.join(", ")}]` : "";
     console.error(
-      `sample: ${n} image(s) of ${dit.card.name} (${dit.precision}) · ${flags.sampler} ${flags.steps} steps · guidance ${flags.cfg} · seed ${flags.seed}`,
+      `sample: ${n} image(s) of ${dit.card.name} (${dit.precision}) · ${flags.sampler} ${flags.steps} steps · guidance ${flags.cfg}${interval} · seed ${flags.seed}`,
     );
     const { images } = await dit.sample({
       classes,
       guidanceScale: flags.cfg,
       steps: flags.steps,
       sampler: flags.sampler,
+      guidanceInterval: flags.guidanceInterval,
       seed: flags.seed,
       batchSize,
       signal,

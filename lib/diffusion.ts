@@ -16,13 +16,15 @@ import { betaSchedule, type ScheduleName, spaceTimesteps } from "./schedule.ts";
 import { checkTensor, sameShape, splitChannels, Tensor } from "./tensor.ts";
 import { expf, f32 } from "./float32.ts";
 import { checkList, checkNumber, describeValue, MAX_TIMESTEPS, requireFinite } from "./checks.ts";
+import { karrasSchedule } from "./karras.ts";
 
 /** Options of {@link createDiffusion}, named after the reference's `create_diffusion`. */
 export interface DiffusionOptions {
   /**
    * Which steps of the original process to keep: a {@link spaceTimesteps}
-   * spec (`"250"`, `"ddim50"`, `[10, 20]`), a step count, or `""` (the default)
-   * for every step.
+   * spec (`"250"`, `"ddim50"`, `[10, 20]`), a step count, `"karrasN"` (the
+   * timesteps of Karras et al.'s N noise levels, {@link karrasSchedule}: for
+   * `eulerStep` and `heunStep`), or `""` (the default) for every step.
    */
   respacing?: string | number | number[];
   /** The beta schedule; DiT trains with `"linear"`. */
@@ -72,6 +74,14 @@ export interface StepResult {
  * assert.equal(diffusion.numTimesteps, 50);
  * assert.equal(diffusion.timestepMap[49], 999); // the last step feeds the model t = 999
  * ```
+ *
+ * @example Karras et al.'s ten noise levels: crowded at low noise
+ * ```ts
+ * import { createDiffusion } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const diffusion = createDiffusion({ respacing: "karras10" });
+ * assert.deepEqual([...diffusion.timestepMap], [0, 18, 102, 301, 511, 663, 775, 864, 937, 999]);
+ * ```
  */
 export function createDiffusion(options: DiffusionOptions = {}): GaussianDiffusion {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
@@ -107,7 +117,9 @@ export function createDiffusion(options: DiffusionOptions = {}): GaussianDiffusi
     : typeof respacing === "number"
     ? [respacing]
     : respacing;
-  const kept = spaceTimesteps(numTimesteps, sections);
+  const kept = typeof sections === "string" && sections.startsWith("karras")
+    ? karrasTimesteps(baseAlphasCumprod, sections)
+    : spaceTimesteps(numTimesteps, sections);
   if (kept.length === 0) {
     throw new Error(
       `createDiffusion: respacing ${
@@ -122,6 +134,18 @@ export function createDiffusion(options: DiffusionOptions = {}): GaussianDiffusi
     return beta;
   });
   return new GaussianDiffusion(betas, Float64Array.from(kept), learnSigma);
+}
+
+/** The timesteps of a `"karrasN"` respacing, ascending as the process's indices. */
+function karrasTimesteps(alphasCumprod: Float64Array, spec: string): number[] {
+  if (!/^karras\d{1,6}$/.test(spec)) {
+    throw new Error(
+      `createDiffusion: respacing is ${
+        describeValue(spec)
+      }; expected "karrasN" with N a step count, as "karras20"`,
+    );
+  }
+  return karrasSchedule(alphasCumprod, Number(spec.slice(6))).timesteps.reverse();
 }
 
 function cumprod(values: Float64Array): Float64Array {
@@ -439,6 +463,29 @@ export class GaussianDiffusion {
     requireFinite("ddimStep", predXstart, "x̂0 = √(1/ᾱ)·x − √(1/ᾱ − 1)·ε̂", args);
     requireFinite("ddimStep", sample, "√ᾱ_prev·x̂0 + √(1−ᾱ_prev−σ²)·ε̂ + σ·noise", args);
     return { sample: new Tensor(sample, x.shape), predXstart: new Tensor(predXstart, x.shape) };
+  }
+
+  /**
+   * The ε̂ channels of a model output, after checking its shape against x: the first C of 2·C channels when
+   * learnSigma (the rest is the variance interpolation v), else all of them. For the samplers that need only
+   * ε̂ (`dpmSolverStep`, `eulerStep`, `heunStep`).
+   *
+   * @param modelOutput `[B, 2C, ...]` when learnSigma, else `[B, C, ...]`.
+   * @param x x_t, `[B, C, ...]`.
+   * @param caller the function named in errors.
+   * @throws if the shapes do not fit each other.
+   *
+   * @example
+   * ```ts
+   * import { createDiffusion, Tensor } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const output = Tensor.from([1, 2, 3, 4], [1, 4, 1, 1]); // ε̂ = [1, 2], v = [3, 4]
+   * const eps = createDiffusion().epsilon(output, Tensor.zeros([1, 2, 1, 1]));
+   * assert.deepEqual([...eps.data], [1, 2]);
+   * ```
+   */
+  epsilon(modelOutput: Tensor, x: Tensor, caller = "epsilon"): Tensor {
+    return new Tensor(this.#splitOutput(modelOutput, x, caller).eps, x.shape);
   }
 
   /** x̂0 = √(1/ᾱ_t)·x_t − √(1/ᾱ_t − 1)·ε̂, unclipped. */

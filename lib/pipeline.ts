@@ -14,7 +14,15 @@ import { checkSession, type ModelCard, type ModelFile, readCard } from "./model/
 import { oneLine, verifyModelFile, verifyOnnxFile } from "./model/folder.ts";
 import { fromOrtTensor, openSession, ort, type OrtSession, toOrtTensor } from "./model/onnx.ts";
 import { SeededRandom } from "./random.ts";
-import { checkpoint, describeNonFinite, sampleLoop, type SamplerName, type StepInfo } from "./sampler.ts";
+import {
+  checkpoint,
+  describeNonFinite,
+  sampleLoop,
+  type SamplerName,
+  SAMPLERS,
+  type StepInfo,
+} from "./sampler.ts";
+import { describeValue } from "./checks.ts";
 import { concatBatch, Tensor } from "./tensor.ts";
 
 /** The models folder of this repository. */
@@ -67,8 +75,17 @@ export interface SampleOptions {
    * more.
    */
   steps?: number;
-  /** `"ddim"` (default) or `"ddpm"`. */
+  /**
+   * `"ddim"` (default), `"ddpm"` (the paper's), `"dpm++2m"` (DPM-Solver++(2M)), `"euler"` or `"heun"` (on
+   * Karras et al.'s noise levels: `steps` levels, fewer where they snap to the same timestep; Heun evaluates
+   * the network twice per step).
+   */
   sampler?: SamplerName;
+  /**
+   * Guide only at timesteps t with lo <= t <= hi, integers from 0 to the card's `numTimesteps` − 1 (default:
+   * every step); outside it a step runs the conditional model alone, on half the batch. See `guidedAt`.
+   */
+  guidanceInterval?: readonly [number, number];
   /** DDIM's η in [0, 1] (default 0, deterministic; 1 is as stochastic as DDPM). */
   eta?: number;
   /** The seed, an integer in [0, 2³²): same seed and options, same images (default 0). */
@@ -371,7 +388,13 @@ export class DiTPipeline {
     if (!Number.isInteger(steps) || steps < 1 || steps > numTimesteps) {
       fail(`steps is ${steps}; expected an integer from 1 to ${numTimesteps}`);
     }
-    if (sampler !== "ddim" && sampler !== "ddpm") fail(`sampler is "${sampler}"; expected "ddim" or "ddpm"`);
+    if (!SAMPLERS.includes(sampler)) {
+      fail(
+        `sampler is "${printable(String(sampler))}"; expected one of ${
+          SAMPLERS.map((s) => `"${s}"`).join(", ")
+        }`,
+      );
+    }
     if (sampler === "ddpm" && steps < 2) {
       // DDPM's learned variance interpolates between β_t and the posterior's β̃_t, which one step does not have
       fail(
@@ -381,6 +404,22 @@ export class DiTPipeline {
     if (!(typeof guidanceScale === "number" && guidanceScale >= 0 && guidanceScale <= MAX_GUIDANCE_SCALE)) {
       fail(
         `guidanceScale is ${guidanceScale}; expected a number >= 0 and <= ${MAX_GUIDANCE_SCALE} (1 turns guidance off)`,
+      );
+    }
+    const interval = options.guidanceInterval;
+    if (
+      interval !== undefined &&
+      !(Array.isArray(interval) && interval.length === 2 &&
+        interval.every((t) => Number.isInteger(t) && t >= 0 && t < numTimesteps) &&
+        interval[0] <= interval[1])
+    ) {
+      const shown = Array.isArray(interval)
+        ? `[${interval.slice(0, 3).map(describeValue).join(", ")}${interval.length > 3 ? ", …" : ""}]`
+        : describeValue(interval);
+      fail(
+        `guidanceInterval is ${shown}; expected [lo, hi], integers with 0 <= lo <= hi <= ${
+          numTimesteps - 1
+        } (the timesteps guided; omit it to guide every step)`,
       );
     }
     if (!(typeof eta === "number" && eta >= 0 && eta <= 1)) {
@@ -399,7 +438,8 @@ export class DiTPipeline {
       fail("signal is not an AbortSignal; expected an AbortSignal or nothing");
     }
     const diffusion = createDiffusion({
-      respacing: String(steps),
+      // Euler and Heun step between Karras et al.'s noise levels; the others on evenly respaced timesteps
+      respacing: sampler === "euler" || sampler === "heun" ? `karras${steps}` : String(steps),
       schedule: this.card.diffusion.schedule,
       numTimesteps,
     });
@@ -416,6 +456,7 @@ export class DiTPipeline {
         latentShape: [channels, height, width],
         random,
         guidanceScale,
+        guidanceInterval: interval,
         sampler,
         eta,
         onStep: options.onStep && ((info) => options.onStep!({ ...info, batch, batches })),

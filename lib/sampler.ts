@@ -1,24 +1,45 @@
 /**
- * The sampling loop: from noise x_T to a clean latent x_0, one network evaluation per step.
+ * The sampling loop: from noise x_T to a clean latent x_0, one network evaluation per step (two for Heun).
  *
  * Everything here is a concept function of the toolkit: the respaced process ({@link createDiffusion}),
- * classifier-free guidance ({@link guidanceBatch}, {@link guideOutput}), and a reverse step, either DDPM's
- * ancestral `pSample` (the paper's sampler) or `ddimStep`. The network is whatever `model` function you pass:
- * ONNX Runtime in the pipeline, or the TypeScript glass box.
+ * classifier-free guidance ({@link guidanceBatch}, {@link guideOutput}), optionally only in an interval of
+ * timesteps ({@link guidedAt}), and a reverse step picked by name: DDPM's ancestral `pSample` (the paper's
+ * sampler), `ddimStep`, {@link dpmSolverStep}, or {@link eulerStep} / {@link heunStep}. The network is
+ * whatever `model` function you pass: ONNX Runtime in the pipeline, or the TypeScript glass box.
  *
- * Random numbers follow the reference's `sample.py`: x_T is drawn first, then every step draws fresh noise
- * for the whole model batch (both guidance halves) even when the step does not use it, so a seed gives the same
- * trajectory as `torch.manual_seed(seed)` there.
+ * Random numbers follow the reference's `sample.py`: x_T is drawn first, then every DDPM or DDIM step draws
+ * fresh noise for the whole guided model batch (both halves) even when the step does not use it, so a seed
+ * gives the same trajectory as `torch.manual_seed(seed)` there. The ODE samplers (DPM-Solver++, Euler, Heun)
+ * draw nothing after x_T.
  *
  * @module
  */
-import type { GaussianDiffusion } from "./diffusion.ts";
-import { guidanceBatch, guideOutput } from "./guidance.ts";
+import type { GaussianDiffusion, StepResult } from "./diffusion.ts";
+import { dpmSolverStep, type PreviousStep } from "./dpm_solver.ts";
+import { guidanceBatch, guidedAt, guideOutput } from "./guidance.ts";
+import { eulerStep, heunStep } from "./karras.ts";
+import { describeValue } from "./checks.ts";
 import type { SeededRandom } from "./random.ts";
 import { sliceBatch, splitChannels, type Tensor } from "./tensor.ts";
 
-/** The reverse step: `"ddpm"` (ancestral sampling with the learned variance) or `"ddim"`. */
-export type SamplerName = "ddpm" | "ddim";
+/**
+ * The reverse step: `"ddpm"` (ancestral sampling with the learned variance, the paper's), `"ddim"`,
+ * `"dpm++2m"` (DPM-Solver++(2M)), or `"euler"` / `"heun"` (the probability-flow ODE in σ, meant for the
+ * `"karrasN"` respacing).
+ */
+export type SamplerName = "ddpm" | "ddim" | "dpm++2m" | "euler" | "heun";
+
+/**
+ * Every {@link SamplerName}, in the order they are taught.
+ *
+ * @example
+ * ```ts
+ * import { SAMPLERS } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * assert.ok(SAMPLERS.includes("heun"));
+ * ```
+ */
+export const SAMPLERS: readonly SamplerName[] = ["ddpm", "ddim", "dpm++2m", "euler", "heun"];
 
 /** The network: x_t `[B, C, h, w]`, timesteps and labels (one each per sample) → `[B, 2C, h, w]` (ε̂ then v). */
 export type DiTModel = (x: Tensor, t: number[], y: number[]) => Promise<Tensor>;
@@ -41,13 +62,21 @@ export interface StepInfo {
   predXstart: Tensor;
   /** x_{t-1}, the output of this step. */
   sample: Tensor;
+  /**
+   * Network evaluations so far: one per step, but two per Heun step except the last (a guided evaluation
+   * runs both halves as one batch and counts once).
+   */
+  evaluations: number;
 }
 
 /** The inputs of {@link sampleLoop}. */
 export interface SampleLoopOptions {
   /** The network. */
   model: DiTModel;
-  /** The respaced diffusion; its length is the number of steps. */
+  /**
+   * The respaced diffusion; its length is the number of steps. Euler and Heun are meant for Karras's levels,
+   * `createDiffusion({ respacing: "karrasN" })`, the others for even respacing (`"N"`).
+   */
   diffusion: GaussianDiffusion;
   /** One class label per sample. */
   labels: readonly number[];
@@ -59,7 +88,12 @@ export interface SampleLoopOptions {
   random: SeededRandom;
   /** Classifier-free guidance scale; 1 runs the conditional model alone. */
   guidanceScale: number;
-  /** `"ddpm"` or `"ddim"`. */
+  /**
+   * Guide only the network evaluations whose timestep t is in `[lo, hi]` ({@link guidedAt}); the others run
+   * the conditional model alone, on n rows instead of 2n. Omitted: every evaluation is guided.
+   */
+  guidanceInterval?: readonly [number, number];
+  /** Which reverse step: see {@link SamplerName}. */
   sampler: SamplerName;
   /** DDIM's η (0: deterministic). Ignored by DDPM. */
   eta?: number;
@@ -198,6 +232,28 @@ function checkModelOutput(output: Tensor): void {
  * });
  * assert.deepEqual(x0.shape, [1, 4, 2, 2]);
  * ```
+ *
+ * @example Heun on Karras's five levels, guided only from t = 600 down: nine network evaluations
+ * ```ts
+ * import { createDiffusion, sampleLoop, SeededRandom, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const rows: number[] = [];
+ * let evaluations = 0;
+ * await sampleLoop({
+ *   model: (x) => (rows.push(x.shape[0]), Promise.resolve(Tensor.zeros([x.shape[0], 8, 2, 2]))),
+ *   diffusion: createDiffusion({ respacing: "karras5" }), // t = 999, 843, 593, 142, 0
+ *   labels: [0],
+ *   nullClass: 10,
+ *   latentShape: [4, 2, 2],
+ *   random: new SeededRandom(0),
+ *   guidanceScale: 4,
+ *   guidanceInterval: [0, 600],
+ *   sampler: "heun",
+ *   onStep: (info) => void (evaluations = info.evaluations),
+ * });
+ * assert.equal(evaluations, 9);
+ * assert.deepEqual(rows, [1, 1, 1, 2, 2, 2, 2, 2, 2]); // unguided (1 row) at t = 999 and 843
+ * ```
  */
 export async function sampleLoop(options: SampleLoopOptions): Promise<Tensor> {
   const {
@@ -208,36 +264,62 @@ export async function sampleLoop(options: SampleLoopOptions): Promise<Tensor> {
     latentShape,
     random,
     guidanceScale,
+    guidanceInterval,
     sampler,
     eta = 0,
     signal,
   } = options;
+  if (!SAMPLERS.includes(sampler)) {
+    throw new Error(
+      `sampleLoop: sampler is ${describeValue(sampler)}; expected one of ${SAMPLERS.join(", ")}`,
+    );
+  }
   const n = labels.length;
-  const guided = guidanceScale !== 1;
   const steps = diffusion.numTimesteps;
+  const inInterval = Array.from(diffusion.timestepMap, (t) => guidedAt(t, guidanceInterval));
+  let evaluations = 0;
+  /** The network's (guided) output at the process's `index`. */
+  const evaluate = async (x: Tensor, index: number): Promise<Tensor> => {
+    const t = diffusion.timestepMap[index];
+    evaluations++;
+    if (guidanceScale !== 1 && inInterval[index]) {
+      const batch = guidanceBatch(x, labels, nullClass);
+      const raw = await model(batch.x, batch.y.map(() => t), batch.y);
+      checkModelOutput(raw);
+      return guideOutput(raw, guidanceScale);
+    }
+    const output = await model(x, labels.map(() => t), [...labels]);
+    checkModelOutput(output);
+    return output;
+  };
   signal?.throwIfAborted();
   let x = random.randn([n, ...latentShape]);
+  let previous: PreviousStep | undefined; // DPM-Solver++'s memory of the step before
   for (let index = steps - 1; index >= 0; index--) {
     signal?.throwIfAborted();
     const t = diffusion.timestepMap[index];
     // started now, so it has expired by the time the step's work is done: see eventLoopTurn
     const turn = signal ? eventLoopTurn(signal) : undefined;
     try {
-      let output: Tensor;
-      if (guided) {
-        const batch = guidanceBatch(x, labels, nullClass);
-        const raw = await model(batch.x, batch.y.map(() => t), batch.y);
-        checkModelOutput(raw);
-        output = guideOutput(raw, guidanceScale);
+      const output = await evaluate(x, index);
+      let step: StepResult;
+      if (sampler === "ddpm" || sampler === "ddim") {
+        // the reference draws noise for its whole model batch every step (2n when guided, whether or not this
+        // step is inside a guidance interval); the conditional half is the first n
+        const noise = sliceBatch(random.randn([guidanceScale !== 1 ? 2 * n : n, ...latentShape]), 0, n);
+        step = sampler === "ddpm"
+          ? diffusion.pSample(output, x, index, noise)
+          : diffusion.ddimStep(output, x, index, eta, noise);
+      } else if (sampler === "dpm++2m") {
+        step = dpmSolverStep(diffusion, output, x, index, previous);
+        previous = { predXstart: step.predXstart, index };
+      } else if (sampler === "heun" && index > 0) {
+        const proposal = eulerStep(diffusion, output, x, index).sample;
+        const proposalOutput = await evaluate(proposal, index - 1);
+        step = heunStep(diffusion, output, x, index, { sample: proposal, modelOutput: proposalOutput });
       } else {
-        output = await model(x, labels.map(() => t), [...labels]);
-        checkModelOutput(output);
+        step = eulerStep(diffusion, output, x, index); // Euler, and Heun's last step (to σ = 0)
       }
-      // the reference draws noise for its whole model batch every step; the conditional half is the first n
-      const noise = sliceBatch(random.randn([guided ? 2 * n : n, ...latentShape]), 0, n);
-      const { sample, predXstart } = sampler === "ddpm"
-        ? diffusion.pSample(output, x, index, noise)
-        : diffusion.ddimStep(output, x, index, eta, noise);
       await options.onStep?.({
         step: steps - index,
         steps,
@@ -245,10 +327,11 @@ export async function sampleLoop(options: SampleLoopOptions): Promise<Tensor> {
         t,
         xt: x,
         eps: splitChannels(output, latentShape[0])[0],
-        predXstart,
-        sample,
+        predXstart: step.predXstart,
+        sample: step.sample,
+        evaluations,
       });
-      x = sample;
+      x = step.sample;
       await turn?.done;
     } catch (error) {
       if (signal?.aborted && error === signal.reason) throw error; // an interrupt is not the step's fault

@@ -86,6 +86,30 @@ Deno.test("--gif writes the trajectory; --help prints the usage", async () => {
   assert.match(help.stdout, /^Usage: deno task sample/);
 });
 
+Deno.test("--sampler heun with --guidance-interval: the header names them, the progress counts network evaluations", async () => {
+  await withTempDir(async (dir) => {
+    const run = await sample([
+      "--model",
+      "digits",
+      "--n",
+      "2",
+      "--steps",
+      "3",
+      "--sampler",
+      "heun",
+      "--guidance-interval",
+      "0,500",
+      "--out",
+      dir,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /· heun 3 steps · guidance 4 for t in \[0, 500\] · seed 0\n/);
+    // Heun evaluates the network twice per step but the last: 2 + 2 + 1
+    assert.match(run.stderr, /sample: 3\/3 steps · 5 network evaluations · /);
+    assert.equal(run.stdout.trim().split("\n").length, 3);
+  });
+});
+
 Deno.test("every bad input exits non-zero with one line naming what was wrong and what is accepted", async () => {
   await withTempDir(async (dir) => {
     const cases: [string[], number, RegExp][] = [
@@ -110,7 +134,15 @@ Deno.test("every bad input exits non-zero with one line naming what was wrong an
         2,
         /--sampler ddpm needs --steps 2 or more .*use --sampler ddim for 1 step$/,
       ],
-      [["--sampler", "euler"], 2, /--sampler is "euler"; expected ddim or ddpm/],
+      [["--sampler", "lms"], 2, /--sampler is "lms"; expected ddpm, ddim, dpm\+\+2m, euler, heun$/],
+      [
+        ["--guidance-interval", "800,300"],
+        2,
+        /--guidance-interval is "800,300"; expected LO,HI: integers with 0 <= LO <= HI <= 999, the timesteps guided$/,
+      ],
+      [["--guidance-interval", "0,1000"], 2, /--guidance-interval is "0,1000"; expected LO,HI/],
+      [["--guidance-interval", "-1,5"], 2, /--guidance-interval is "-1,5"; expected LO,HI/],
+      [["--guidance-interval", "100"], 2, /--guidance-interval is "100"; expected LO,HI/],
       [["--precision", "fp16"], 2, /--precision is "fp16"; expected fp32 or int8/],
       [["--seed", "-3"], 2, /--seed is "-3"; expected an integer from 0 to 4294967295/],
       [["--bogus"], 2, /Unknown option '--bogus'.*see --help/],

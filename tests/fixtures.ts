@@ -25,3 +25,14 @@ export const reference: Record<string, any> = JSON.parse(
 export function tensor(packed: Packed): Tensor {
   return Tensor.from(packed.data, packed.shape);
 }
+
+/** A stand-in DiT output `[B, 2C, …]`: ε̂ `[B, C, …]` then the variance values v (0 unless given) per sample. */
+export function modelOutput(eps: Tensor, v: Tensor = Tensor.zeros(eps.shape)): Tensor {
+  const [B, C, ...rest] = eps.shape, block = eps.size / B;
+  const out = new Float32Array(2 * eps.size);
+  for (let b = 0; b < B; b++) {
+    out.set(eps.data.subarray(b * block, (b + 1) * block), 2 * b * block);
+    out.set(v.data.subarray(b * block, (b + 1) * block), (2 * b + 1) * block);
+  }
+  return new Tensor(out, [B, 2 * C, ...rest]);
+}

@@ -16,8 +16,13 @@ import {
   betaSchedule,
   classifierFreeGuidance,
   createDiffusion,
+  dpmSolverStep,
+  eulerStep,
   gatedResidual,
   gelu,
+  guidedAt,
+  heunStep,
+  karrasSchedule,
   layerNorm,
   linear,
   MAX_ELEMENTS,
@@ -567,8 +572,26 @@ Deno.test("createDiffusion with qSample, pSample and ddimStep: finite tables and
       { weight: 1, arbitrary: fc.constantFrom<unknown>(0, -5, 2.5, NaN, 1e9, "1000") },
     ),
     respacing: fc.oneof(
-      { weight: 6, arbitrary: fc.constantFrom<unknown>("", "1", "5", "ddim5", "ddim10", 3, [2, 0], [0, 1]) },
-      { weight: 2, arbitrary: fc.constantFrom<unknown>("0", 0, [0, 0], "ddim0", "x", -1, 1e9, null, {}) },
+      {
+        weight: 6,
+        arbitrary: fc.constantFrom<unknown>("", "1", "5", "ddim5", "ddim10", "karras5", 3, [2, 0], [0, 1]),
+      },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom<unknown>(
+          "0",
+          0,
+          [0, 0],
+          "ddim0",
+          "karras0",
+          "karras",
+          "x",
+          -1,
+          1e9,
+          null,
+          {},
+        ),
+      },
     ),
     learnSigma: fc.oneof({ weight: 6, arbitrary: fc.boolean() }, {
       weight: 1,
@@ -603,82 +626,89 @@ Deno.test("createDiffusion with qSample, pSample and ddimStep: finite tables and
         "count",
         "stride",
         "options",
+        "steps",
       ];
-      expect(made, false, ["createDiffusion", "betaSchedule", "spaceTimesteps"], names, (d) => {
-        const linear = (opts.schedule ?? "linear") === "linear";
-        const T = (opts.numTimesteps ?? 1000) as number;
-        assert.ok(!linear || T === 1 || T >= 21, `linear over ${T} steps accepted`);
-        for (
-          const table of [
-            d.alphasCumprod,
-            d.sqrtRecipAlphasCumprod,
-            d.posteriorMeanCoef1,
-            d.posteriorMeanCoef2,
-          ]
-        ) {
-          assertFinite(table, "table");
-        }
-        d.alphasCumprod.forEach((a, i) => {
-          assert.ok(a > 0 && a < 1, `ᾱ[${i}] = ${a}`);
-          if (i > 0) assert.ok(a <= d.alphasCumprod[i - 1], "ᾱ rises");
-        });
+      expect(
+        made,
+        false,
+        ["createDiffusion", "betaSchedule", "spaceTimesteps", "karrasSchedule"],
+        names,
+        (d) => {
+          const linear = (opts.schedule ?? "linear") === "linear";
+          const T = (opts.numTimesteps ?? 1000) as number;
+          assert.ok(!linear || T === 1 || T >= 21, `linear over ${T} steps accepted`);
+          for (
+            const table of [
+              d.alphasCumprod,
+              d.sqrtRecipAlphasCumprod,
+              d.posteriorMeanCoef1,
+              d.posteriorMeanCoef2,
+            ]
+          ) {
+            assertFinite(table, "table");
+          }
+          d.alphasCumprod.forEach((a, i) => {
+            assert.ok(a > 0 && a < 1, `ᾱ[${i}] = ${a}`);
+            if (i > 0) assert.ok(a <= d.alphasCumprod[i - 1], "ᾱ rises");
+          });
 
-        const random = new SeededRandom(seed);
-        const big = (t: Tensor) => new Tensor(t.data.map((v) => v * scale), t.shape);
-        const x = big(random.randn([B, C, 2, 2]));
-        const output = big(random.randn([B, d.learnSigma ? 2 * C : C, 2, 2]));
-        const noise = random.randn([B, C, 2, 2]);
-        const validIndex = isSize(index) && index < d.numTimesteps;
-        const stepNames = [
-          "index",
-          "t[",
-          "x0[",
-          "eta",
-          "overflows",
-          "x[",
-          "modelOutput",
-          "noise",
-          "one-step process",
-        ];
-        const fns = ["qSample", "pMeanVariance", "pSample", "ddimStep"];
-        const ordinary = scale === 1;
+          const random = new SeededRandom(seed);
+          const big = (t: Tensor) => new Tensor(t.data.map((v) => v * scale), t.shape);
+          const x = big(random.randn([B, C, 2, 2]));
+          const output = big(random.randn([B, d.learnSigma ? 2 * C : C, 2, 2]));
+          const noise = random.randn([B, C, 2, 2]);
+          const validIndex = isSize(index) && index < d.numTimesteps;
+          const stepNames = [
+            "index",
+            "t[",
+            "x0[",
+            "eta",
+            "overflows",
+            "x[",
+            "modelOutput",
+            "noise",
+            "one-step process",
+          ];
+          const fns = ["qSample", "pMeanVariance", "pSample", "ddimStep"];
+          const ordinary = scale === 1;
 
-        // qSample: exactly √ᾱ·x0 + √(1−ᾱ)·noise in float32, which must come back whenever it is finite
-        const exact = Float64Array.from(x.data, (x0, k) =>
-          validIndex
-            ? f32(
-              f32(f32(d.sqrtAlphasCumprod[index]) * x0) +
-                f32(f32(d.sqrtOneMinusAlphasCumprod[index]) * noise.data[k]),
-            )
-            : 0);
-        const xt = attempt(() => d.qSample(x, new Array(B).fill(index), noise));
-        expect(xt, validIndex && allFinite(x.data, exact), fns, stepNames, (y) => {
-          assertFinite(y.data, "qSample");
-          assert.deepEqual([...y.data], [...exact]);
-        });
-        const ddimOk = validIndex && typeof eta === "number" && eta >= 0 && eta <= 1 && ordinary;
-        expect(
-          attempt(() => d.ddimStep(output, x, index as number, eta as number, noise)),
-          ddimOk,
-          fns,
-          stepNames,
-          (r) => {
-            assertFinite(r.sample.data, "ddimStep sample");
-            assertFinite(r.predXstart.data, "ddimStep x̂0");
-          },
-        );
-        if (validIndex && (typeof eta !== "number" || !(eta >= 0 && eta <= 1))) {
-          // an eta outside [0, 1] is refused as such, not left to make NaN further on
-          assert.throws(
-            () => d.ddimStep(output, x, index as number, eta as number, noise),
-            /ddimStep: eta is/,
+          // qSample: exactly √ᾱ·x0 + √(1−ᾱ)·noise in float32, which must come back whenever it is finite
+          const exact = Float64Array.from(x.data, (x0, k) =>
+            validIndex
+              ? f32(
+                f32(f32(d.sqrtAlphasCumprod[index]) * x0) +
+                  f32(f32(d.sqrtOneMinusAlphasCumprod[index]) * noise.data[k]),
+              )
+              : 0);
+          const xt = attempt(() => d.qSample(x, new Array(B).fill(index), noise));
+          expect(xt, validIndex && allFinite(x.data, exact), fns, stepNames, (y) => {
+            assertFinite(y.data, "qSample");
+            assert.deepEqual([...y.data], [...exact]);
+          });
+          const ddimOk = validIndex && typeof eta === "number" && eta >= 0 && eta <= 1 && ordinary;
+          expect(
+            attempt(() => d.ddimStep(output, x, index as number, eta as number, noise)),
+            ddimOk,
+            fns,
+            stepNames,
+            (r) => {
+              assertFinite(r.sample.data, "ddimStep sample");
+              assertFinite(r.predXstart.data, "ddimStep x̂0");
+            },
           );
-        }
-        const pOk = validIndex && ordinary && (!d.learnSigma || d.numTimesteps > 1);
-        expect(attempt(() => d.pSample(output, x, index as number, noise)), pOk, fns, stepNames, (r) => {
-          assertFinite(r.sample.data, "pSample sample");
-        });
-      });
+          if (validIndex && (typeof eta !== "number" || !(eta >= 0 && eta <= 1))) {
+            // an eta outside [0, 1] is refused as such, not left to make NaN further on
+            assert.throws(
+              () => d.ddimStep(output, x, index as number, eta as number, noise),
+              /ddimStep: eta is/,
+            );
+          }
+          const pOk = validIndex && ordinary && (!d.learnSigma || d.numTimesteps > 1);
+          expect(attempt(() => d.pSample(output, x, index as number, noise)), pOk, fns, stepNames, (r) => {
+            assertFinite(r.sample.data, "pSample sample");
+          });
+        },
+      );
     }),
     RUNS,
   );
@@ -716,6 +746,138 @@ Deno.test("classifierFreeGuidance: exactly uncond + s·(cond − uncond) in floa
         (guided) => {
           assertFinite(guided.data, "guided");
           assert.deepEqual([...guided.data], [...expected]);
+        },
+      );
+    }),
+    RUNS,
+  );
+});
+
+Deno.test("dpmSolverStep, eulerStep and heunStep: finite steps from finite input, or a named error", () => {
+  const step = fc.record({
+    respacing: fc.constantFrom("1", "2", "10", "karras1", "karras5", "karras20"),
+    learnSigma: fc.boolean(),
+    index: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 20 }) }, {
+      weight: 1,
+      arbitrary: fc.constantFrom<unknown>(-1, 0.5, NaN, "0"),
+    }),
+    previousIndex: fc.option(fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 21 }) }, {
+      weight: 1,
+      arbitrary: fc.constantFrom<unknown>(-1, 2.5, NaN, "3"),
+    })),
+    B: fc.integer({ min: 0, max: 2 }),
+    C: fc.integer({ min: 1, max: 2 }),
+    seed: fc.integer({ min: 0, max: 1000 }),
+    scale: fc.constantFrom(1, 1, 1, 1e3, 1e20, 3e38), // multiplies the random values: ordinary, large, extreme
+  });
+  const names = ["index", "previous", "modelOutput", "x[", "overflows", "proposal"];
+  fc.assert(
+    fc.property(step, ({ respacing, learnSigma, index, previousIndex, B, C, seed, scale }) => {
+      const d = createDiffusion({ respacing, learnSigma });
+      const random = new SeededRandom(seed);
+      const big = (t: Tensor) => new Tensor(t.data.map((v) => v * scale), t.shape);
+      const x = big(random.randn([B, C, 2, 2]));
+      const output = big(random.randn([B, learnSigma ? 2 * C : C, 2, 2]));
+      const validIndex = isSize(index) && index < d.numTimesteps;
+      const ordinary = scale === 1;
+      const previous = previousIndex === null
+        ? undefined
+        : { predXstart: random.randn([B, C, 2, 2]), index: previousIndex as number };
+      const validPrevious = previous === undefined ||
+        (validIndex && isSize(previousIndex) && previousIndex > index && previousIndex < d.numTimesteps);
+      const finite = (what: string) => (r: { sample: Tensor; predXstart: Tensor }) => {
+        assertFinite(r.sample.data, `${what} sample`);
+        assertFinite(r.predXstart.data, `${what} x̂0`);
+      };
+      expect(
+        attempt(() => dpmSolverStep(d, output, x, index as number, previous)),
+        validIndex && validPrevious && ordinary,
+        ["dpmSolverStep"],
+        names,
+        finite("dpmSolverStep"),
+      );
+      expect(
+        attempt(() => eulerStep(d, output, x, index as number)),
+        validIndex && ordinary,
+        ["eulerStep"],
+        names,
+        finite("eulerStep"),
+      );
+      expect(
+        attempt(() => heunStep(d, output, x, index as number, { sample: x, modelOutput: output })),
+        validIndex && (index as number) > 0 && ordinary,
+        ["heunStep"],
+        names,
+        finite("heunStep"),
+      );
+    }),
+    RUNS,
+  );
+});
+
+Deno.test("karrasSchedule: falling σ ending at 0 on distinct timesteps, at most N of them, or a named error", () => {
+  const args = fc.record({
+    schedule: fc.constantFrom("linear", "squaredcos_cap_v2") as fc.Arbitrary<"linear" | "squaredcos_cap_v2">,
+    T: fc.constantFrom(1, 21, 100, 1000), // (the linear schedule needs 1 or >= 21)
+    steps: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 1, max: 1000 }) }, {
+      weight: 1,
+      arbitrary: fc.constantFrom<unknown>(0, -1, 2.5, NaN, 1e9, "5"),
+    }),
+    rho: fc.oneof({ weight: 8, arbitrary: fc.double({ min: 0.5, max: 20, noNaN: true }) }, {
+      weight: 1,
+      arbitrary: fc.constantFrom<unknown>(0, -7, NaN, Infinity, "7"),
+    }),
+  });
+  fc.assert(
+    fc.property(args, ({ schedule, T, steps, rho }) => {
+      const alphasCumprod = createDiffusion({ schedule, numTimesteps: T }).alphasCumprod;
+      const valid = isPositive(steps) && steps <= T && typeof rho === "number" && rho > 0 &&
+        Number.isFinite(rho);
+      expect(
+        attempt(() => karrasSchedule(alphasCumprod, steps as number, rho as number)),
+        valid,
+        ["karrasSchedule"],
+        ["steps", "rho"],
+        ({ timesteps, sigmas }) => {
+          assert.ok(timesteps.length >= 1 && timesteps.length <= (steps as number));
+          assert.equal(sigmas.length, timesteps.length + 1);
+          assert.equal(sigmas.at(-1), 0);
+          assertFinite(sigmas, "σ");
+          timesteps.forEach((t, i) => {
+            assert.ok(Number.isInteger(t) && t >= 0 && t < T, `timestep ${t}`);
+            if (i > 0) assert.ok(t < timesteps[i - 1] && sigmas[i] < sigmas[i - 1], "falling");
+          });
+        },
+      );
+    }),
+    RUNS,
+  );
+});
+
+Deno.test("guidedAt: lo <= t <= hi (always without an interval), or a named error", () => {
+  const number = fc.oneof(
+    { weight: 8, arbitrary: fc.integer({ min: -5, max: 1005 }) },
+    { weight: 2, arbitrary: fc.double({ noNaN: true }) },
+    { weight: 1, arbitrary: fc.constantFrom<unknown>(NaN, Infinity, "5", null) },
+  );
+  const interval = fc.oneof(
+    { weight: 8, arbitrary: fc.tuple(number, number) },
+    { weight: 1, arbitrary: fc.constantFrom<unknown>(undefined, [], [1], [1, 2, 3], "0,9", null, 5) },
+  );
+  fc.assert(
+    fc.property(number, interval, (t, range) => {
+      const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+      const pair = Array.isArray(range) && range.length === 2 && finite(range[0]) && finite(range[1]) &&
+        range[0] <= range[1];
+      const valid = finite(t) && (range === undefined || pair);
+      expect(
+        attempt(() => guidedAt(t as number, range as [number, number])),
+        valid,
+        ["guidedAt"],
+        ["t is", "interval"],
+        (guided) => {
+          const [lo, hi] = (range ?? [-Infinity, Infinity]) as [number, number];
+          assert.equal(guided, lo <= (t as number) && (t as number) <= hi);
         },
       );
     }),

@@ -3,7 +3,16 @@
  * sampling; unknown classes listed short and printable however the card names them.
  */
 import assert from "node:assert/strict";
-import { DiTPipeline, loadDiT, MAX_BATCH_SIZE, MAX_GUIDANCE_SCALE, MAX_SAMPLES } from "../lib/pipeline.ts";
+import { createDiffusion } from "../lib/diffusion.ts";
+import {
+  DiTPipeline,
+  loadDiT,
+  MAX_BATCH_SIZE,
+  MAX_GUIDANCE_SCALE,
+  MAX_SAMPLES,
+  type SampleOptions,
+} from "../lib/pipeline.ts";
+import { SAMPLERS } from "../lib/sampler.ts";
 import { SeededRandom } from "../lib/random.ts";
 import { Tensor } from "../lib/tensor.ts";
 
@@ -21,7 +30,19 @@ Deno.test("every bad SampleOptions value is refused in one line naming the optio
       [{ steps: 1.5 }, /^sample: steps is 1\.5; expected an integer from 1 to 1000$/],
       [{ steps: 1e9 }, /^sample: steps is 1000000000; expected an integer from 1 to 1000$/],
       [{ sampler: "ddpm", steps: 1 }, /^sample: sampler "ddpm" needs steps >= 2 .*use "ddim" for 1 step$/],
-      [{ sampler: "euler" }, /^sample: sampler is "euler"; expected "ddim" or "ddpm"$/],
+      [
+        { sampler: "lms" },
+        /^sample: sampler is "lms"; expected one of "ddpm", "ddim", "dpm\+\+2m", "euler", "heun"$/,
+      ],
+      [
+        { guidanceInterval: [700, 300] },
+        /^sample: guidanceInterval is \[700, 300\]; expected \[lo, hi\], integers with 0 <= lo <= hi <= 999 \(the timesteps guided; omit it to guide every step\)$/,
+      ],
+      [{ guidanceInterval: [0, 1000] }, /^sample: guidanceInterval is \[0, 1000\]; expected \[lo, hi\]/],
+      [{ guidanceInterval: [0.5, 3] }, /^sample: guidanceInterval is \[0\.5, 3\]; expected/],
+      [{ guidanceInterval: [-1, 3] }, /^sample: guidanceInterval is \[-1, 3\]; expected/],
+      [{ guidanceInterval: [1, 2, 3, 4] }, /^sample: guidanceInterval is \[1, 2, 3, …\]; expected/],
+      [{ guidanceInterval: "0,9" }, /^sample: guidanceInterval is "0,9" \(a string\); expected/],
       [{ seed: -1 }, /^sample: seed is -1; expected an integer from 0 to 4294967295$/],
       [{ seed: 2 ** 53 }, /^sample: seed is 9007199254740992; expected an integer from 0 to 4294967295$/],
       [{ seed: 0.5 }, /^sample: seed is 0\.5; expected an integer/],
@@ -50,6 +71,34 @@ Deno.test("every bad SampleOptions value is refused in one line naming the optio
     // the bounds themselves are accepted
     const edge = await dit.sample({ classes: [7], guidanceScale: 100, eta: 1, steps: 2, seed: 2 ** 32 - 1 });
     assert.ok(edge.images!.data.every(Number.isFinite));
+  } finally {
+    await dit.close();
+  }
+});
+
+Deno.test("every sampler samples, Euler and Heun on Karras's levels, each the same for the same seed; a guidance interval changes guided samples", async () => {
+  const dit = await loadDiT("digits");
+  try {
+    const run = async (options: Partial<SampleOptions>) => {
+      const ts: number[] = [];
+      const { latents } = await dit.sample({
+        classes: [7, 1],
+        steps: 4,
+        decode: false,
+        onStep: ({ t }) => void ts.push(t),
+        ...options,
+      });
+      assert.ok(latents.data.every(Number.isFinite));
+      return { latents, ts };
+    };
+    for (const sampler of SAMPLERS) {
+      const { latents, ts } = await run({ sampler });
+      const respacing = sampler === "euler" || sampler === "heun" ? "karras4" : "4";
+      assert.deepEqual(ts, [...createDiffusion({ respacing }).timestepMap].reverse(), sampler);
+      assert.deepEqual((await run({ sampler })).latents, latents, `${sampler}: same seed, same latents`);
+      const halfGuided = await run({ sampler, guidanceInterval: [0, 500] });
+      assert.notDeepEqual(halfGuided.latents, latents, `${sampler}: the interval changes the samples`);
+    }
   } finally {
     await dit.close();
   }

@@ -1,9 +1,18 @@
 import assert from "node:assert/strict";
 import { createDiffusion } from "../lib/diffusion.ts";
-import { classifierFreeGuidance } from "../lib/guidance.ts";
+import { classifierFreeGuidance, guidedAt } from "../lib/guidance.ts";
 import { SeededRandom } from "../lib/random.ts";
-import { type DiTModel, sampleLoop, type SamplerName, type StepInfo } from "../lib/sampler.ts";
+import {
+  type DiTModel,
+  sampleLoop,
+  type SampleLoopOptions,
+  type SamplerName,
+  SAMPLERS,
+  type StepInfo,
+} from "../lib/sampler.ts";
 import { Tensor } from "../lib/tensor.ts";
+import { assertAllClose } from "./assert.ts";
+import { FLOAT32, modelOutput, reference, tensor } from "./fixtures.ts";
 
 const C = 2, H = 2, W = 2, PER = C * H * W;
 
@@ -20,14 +29,18 @@ const toyModel: DiTModel = (x, t, y) => {
   return Promise.resolve(new Tensor(out, [B, 2 * C, H, W]));
 };
 
-/** The same loop written out by hand from the concept functions, one sample at a time. */
+/**
+ * The same loop written out by hand from the concept functions, one sample at a time: guided where t is in
+ * `interval` (every step without one), noise drawn for both halves whenever the scale is not 1.
+ */
 async function byHand(
   labels: number[],
   nullClass: number,
   scale: number,
-  sampler: SamplerName,
+  sampler: "ddpm" | "ddim",
   steps: number,
   seed: number,
+  interval?: [number, number],
 ) {
   const diffusion = createDiffusion({ respacing: String(steps) });
   const random = new SeededRandom(seed);
@@ -40,7 +53,7 @@ async function byHand(
       const xb = new Tensor(x.data.slice(b * PER, (b + 1) * PER), [1, C, H, W]);
       const cond = (await toyModel(xb, [t], [labels[b]])).data;
       const uncond = (await toyModel(xb, [t], [nullClass])).data;
-      const eps = classifierFreeGuidance(
+      const eps = !guidedAt(t, interval) ? new Tensor(cond.slice(0, PER), [PER]) : classifierFreeGuidance(
         new Tensor(cond.slice(0, PER), [PER]),
         new Tensor(uncond.slice(0, PER), [PER]),
         scale,
@@ -49,10 +62,10 @@ async function byHand(
       out.set(cond.slice(PER), b * 2 * PER + PER);
     }
     const noise = new Tensor(random.randn([2 * n, C, H, W]).data.slice(0, n * PER), [n, C, H, W]);
-    const modelOutput = new Tensor(out, [n, 2 * C, H, W]);
+    const stepOutput = new Tensor(out, [n, 2 * C, H, W]);
     x = sampler === "ddpm"
-      ? diffusion.pSample(modelOutput, x, index, noise).sample
-      : diffusion.ddimStep(modelOutput, x, index, 0, noise).sample;
+      ? diffusion.pSample(stepOutput, x, index, noise).sample
+      : diffusion.ddimStep(stepOutput, x, index, 0, noise).sample;
   }
   return x;
 }
@@ -70,6 +83,169 @@ for (const sampler of ["ddpm", "ddim"] as const) {
     assert.deepEqual(x0.data, (await byHand(labels, 10, 4, sampler, 12, 5)).data);
   });
 }
+
+for (const sampler of ["ddpm", "ddim"] as const) {
+  Deno.test(`sampleLoop (${sampler}) with a guidance interval: unguided steps outside it, the reference's noise draws kept`, async () => {
+    const labels = [3, 0, 7];
+    const rows: number[] = [];
+    const x0 = await sampleLoop({
+      labels,
+      nullClass: 10,
+      latentShape: [C, H, W],
+      guidanceScale: 4,
+      guidanceInterval: [300, 700],
+      sampler,
+      model: (x, t, y) => (rows.push(x.shape[0]), toyModel(x, t, y)),
+      diffusion: createDiffusion({ respacing: "12" }),
+      random: new SeededRandom(5),
+    });
+    assert.deepEqual(x0.data, (await byHand(labels, 10, 4, sampler, 12, 5, [300, 700])).data);
+    // t = 999, 908, …, 0 by 90.8: 363, 454, 545, 636 are inside
+    assert.deepEqual(rows, [3, 3, 3, 3, 6, 6, 6, 6, 3, 3, 3, 3]);
+  });
+}
+
+/** The fixtures' stand-in network (toy_eps in dit_reference.py): ε̂ = 0.5·x + t/1000 + y/100 in float32, v = 0. */
+const fixtureModel: DiTModel = (x, t, y) => {
+  const B = x.shape[0], per = x.size / B;
+  const f32 = Math.fround;
+  const eps = x.data.map((v, i) => {
+    const b = Math.floor(i / per);
+    return f32(f32(f32(0.5 * v) + f32(t[b] / 1000)) + f32(y[b] / 100));
+  });
+  return Promise.resolve(modelOutput(new Tensor(eps, x.shape)));
+};
+
+/** The diffusion each sampler is meant for: Karras's levels for Euler and Heun, even respacing otherwise. */
+const processFor = (sampler: SamplerName, steps: number) =>
+  createDiffusion({
+    respacing: sampler === "euler" || sampler === "heun" ? `karras${steps}` : String(steps),
+  });
+
+Deno.test("sampleLoop with dpm++2m, euler and heun, guided fully or in an interval, equals the PyTorch trajectories (fixtures)", async () => {
+  for (const c of reference.samplers.trajectories) {
+    const label = `${c.sampler} ${c.steps} steps, scale ${c.guidanceScale}, interval ${c.guidanceInterval}`;
+    const diffusion = processFor(c.sampler, c.steps);
+    assert.deepEqual([...diffusion.timestepMap], c.timesteps, label);
+    const seen: StepInfo[] = [];
+    await sampleLoop({
+      model: fixtureModel,
+      diffusion,
+      labels: c.labels,
+      nullClass: c.nullClass,
+      latentShape: [2, 2, 2],
+      // x_T as stored: SeededRandom matches torch.randn to float32 precision, not always to the bit, and a
+      // last-bit difference in x_T grows along a trajectory (the ODE samplers draw nothing after it)
+      random: { randn: () => tensor(c.xT) } as unknown as SeededRandom,
+      guidanceScale: c.guidanceScale,
+      guidanceInterval: c.guidanceInterval ?? undefined,
+      sampler: c.sampler,
+      onStep: (info) => void seen.push(info),
+    });
+    assert.equal(seen.length, c.samples.length, label);
+    seen.forEach((info, k) => {
+      assertAllClose(info.sample, tensor(c.samples[k]), { ...FLOAT32, msg: `${label} step ${k + 1}` });
+      assertAllClose(info.predXstart, tensor(c.predXstarts[k]), { ...FLOAT32, msg: `${label} x̂0 ${k + 1}` });
+    });
+    assert.equal(seen.at(-1)!.evaluations, c.evaluations, `${label} network evaluations`);
+  }
+});
+
+/** Runs `sampler` over 8 steps with `options` on the toy model; returns x_0 and the rows of each network call. */
+async function run(sampler: SamplerName, options: Partial<SampleLoopOptions> = {}) {
+  const rows: number[] = [];
+  const x0 = await sampleLoop({
+    model: (x, t, y) => (rows.push(x.shape[0]), toyModel(x, t, y)),
+    diffusion: processFor(sampler, 8),
+    labels: [1, 2],
+    nullClass: 10,
+    latentShape: [C, H, W],
+    random: new SeededRandom(9),
+    guidanceScale: 4,
+    sampler,
+    ...options,
+  });
+  return { x0, rows };
+}
+
+for (const sampler of SAMPLERS) {
+  Deno.test(`${sampler}: guidance interval [0, 999] is full guidance; one that holds no step is guidance scale 1`, async () => {
+    const full = await run(sampler);
+    assert.deepEqual((await run(sampler, { guidanceInterval: [0, 999] })).x0.data, full.x0.data);
+    const empty = await run(sampler, { guidanceInterval: [1000, 1000] });
+    assert.ok(empty.rows.every((n) => n === 2), "the conditional model alone, on n rows");
+    assert.deepEqual(empty.rows.length, full.rows.length);
+    const unguided = await run(sampler, { guidanceScale: 1 });
+    if (sampler === "ddpm") {
+      // DDPM's noise is drawn for 2n rows while the scale is not 1 (the reference's order), for n rows at scale 1
+      assert.notDeepEqual(empty.x0.data, unguided.x0.data);
+    } else assert.deepEqual(empty.x0.data, unguided.x0.data);
+  });
+}
+
+Deno.test("given the true noise at every step, each deterministic sampler lands on x0", async () => {
+  const full = createDiffusion();
+  const x0 = new SeededRandom(4).randn([2, C, H, W]);
+  // ε = (x_t − √ᾱ_t·x0)/√(1−ᾱ_t): what a perfect network would predict for this x0
+  const oracle: DiTModel = (x, t) =>
+    Promise.resolve(modelOutput(
+      new Tensor(
+        x.data.map((v, i) => {
+          const ab = full.alphasCumprod[t[Math.floor(i / PER)]];
+          return (v - Math.sqrt(ab) * x0.data[i % x0.size]) / Math.sqrt(1 - ab);
+        }),
+        x.shape,
+      ),
+    ));
+  for (const sampler of ["ddim", "dpm++2m", "euler", "heun"] as const) {
+    for (const steps of [1, 4, 25]) {
+      const out = await sampleLoop({
+        model: oracle,
+        diffusion: processFor(sampler, steps),
+        labels: [1, 2],
+        nullClass: 10,
+        latentShape: [C, H, W],
+        random: new SeededRandom(steps),
+        guidanceScale: 1,
+        sampler,
+      });
+      assertAllClose(out, x0, { rtol: 1e-4, atol: 1e-4, msg: `${sampler} ${steps} steps` });
+    }
+  }
+});
+
+Deno.test("Heun evaluates the network twice per step but the last; the others once; no noise after x_T for the ODE samplers", async () => {
+  for (const sampler of SAMPLERS) {
+    const counts: number[] = [];
+    const { rows } = await run(sampler, {
+      guidanceScale: 1,
+      onStep: ({ evaluations }) => void counts.push(evaluations),
+    });
+    const perStep = sampler === "heun" ? [2, 4, 6, 8, 10, 12, 14, 15] : [1, 2, 3, 4, 5, 6, 7, 8];
+    assert.deepEqual(counts, perStep, sampler);
+    assert.equal(rows.length, perStep.at(-1), sampler);
+  }
+  // x_T is the first draw of the seed for every sampler
+  const random = new SeededRandom(9);
+  const xT = random.randn([2, C, H, W]);
+  let first: Tensor | undefined;
+  await run("euler", { onStep: ({ step, xt }) => void (step === 1 && (first = xt)) });
+  assert.deepEqual(first!.data, xT.data);
+});
+
+Deno.test("sampleLoop refuses an unknown sampler and a bad guidance interval before any network call", async () => {
+  let calls = 0;
+  const counting: DiTModel = (x, t, y) => (calls++, toyModel(x, t, y));
+  await assert.rejects(
+    run("lms" as SamplerName, { model: counting }),
+    /^Error: sampleLoop: sampler is "lms" \(a string\); expected one of ddpm, ddim, dpm\+\+2m, euler, heun$/,
+  );
+  await assert.rejects(
+    run("heun", { model: counting, guidanceInterval: [700, 300] }),
+    /^Error: guidedAt: interval is \[700, 300\]; expected \[lo, hi\], finite numbers with lo <= hi$/,
+  );
+  assert.equal(calls, 0);
+});
 
 Deno.test("guidance scale 1 runs the conditional model alone, on n samples", async () => {
   const batches: number[] = [];

@@ -5,13 +5,22 @@ the same operations, dtypes and order, so float32 rounding happens where it happ
 drawn from a fixed numpy seed. Prints JSON; `deno task fixtures` stores it in tests/fixtures/reference.json
 and tests/reference_test.ts checks the stored file against a fresh run when PyTorch is installed.
 
+The fast samplers (DPM-Solver++, Euler/Heun on Karras sigmas, guidance interval) have no reference
+implementation in DiT: their restatement from the papers lives in models/recipes/samplers.py, written once
+for these fixtures and for the recipe, and is imported from there.
+
 Run with a python3 that has torch (Debian: apt-get install -y python3-torch libopenblas0-pthread).
 """
 import json
 import math
+import os
+import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "recipes"))
+import samplers  # noqa: E402 (found through the path above)
 
 torch.set_num_threads(1)
 rng = np.random.RandomState(1234)
@@ -114,8 +123,11 @@ class Diffusion:
 
     def __init__(self, respacing, schedule="linear", n=1000, learn_sigma=True):
         base = beta_schedule(schedule, n)
-        kept = space_timesteps(n, respacing if respacing != "" else [n])
         base_ac = np.cumprod(1.0 - base)
+        if respacing.startswith("karras"):  # the toolkit's "karrasN": the timesteps of Karras et al.'s N σ's
+            kept = sorted(samplers.karras_schedule(base_ac, int(respacing[6:]))[0])
+        else:
+            kept = space_timesteps(n, respacing if respacing != "" else [n])
         last, betas = 1.0, []
         for i in kept:
             betas.append(1 - base_ac[i] / last)
@@ -234,7 +246,8 @@ def main():
             out["spaceTimesteps"].append({"numTimesteps": n, "sections": sections, "error": True})
 
     out["diffusion"] = []
-    for respacing, schedule in [("", "linear"), ("50", "linear"), ("ddim25", "linear"), ("100", "squaredcos_cap_v2"), ("2", "linear")]:
+    for respacing, schedule in [("", "linear"), ("50", "linear"), ("ddim25", "linear"), ("100", "squaredcos_cap_v2"), ("2", "linear"),
+                                ("karras20", "linear"), ("karras250", "linear"), ("karras1", "linear")]:
         out["diffusion"].append({"respacing": respacing, "schedule": schedule, "tables": Diffusion(respacing, schedule).tables()})
 
     steps = []
@@ -270,7 +283,84 @@ def main():
         torch.manual_seed(seed)
         out["randn"].append({"seed": seed, "draws": [packed(torch.randn(*shape)) for shape in shapes]})
 
+    out["samplers"] = sampler_fixtures()
+
     print(json.dumps(out))
+
+
+def model_output(c=4):
+    """A stand-in DiT output [ε̂ | v] for a [2, c, 2, 2] batch."""
+    return torch.cat([randn(2, c, 2, 2), uniform(-1, 1, 2, c, 2, 2)], dim=1)
+
+
+def toy_eps(x, t, labels):
+    """The trajectories' stand-in network: ε̂ = 0.5·x + t/1000 + y/100, float32 as tests/samplers_test.ts."""
+    return 0.5 * x + t / 1000.0 + labels.view(-1, 1, 1, 1).float() / 100.0
+
+
+def sampler_fixtures():
+    out = {}
+    base_ac = Diffusion("").ac
+
+    out["dpmSolver"] = []
+    for respacing, index, previous_index in [("10", 9, None), ("10", 5, 6), ("10", 4, None), ("50", 30, 31), ("50", 1, 2),
+                                             ("50", 0, 1), ("250", 100, 102)]:
+        d = Diffusion(respacing)
+        x, out_, previous = randn(2, 4, 2, 2), model_output(), randn(2, 4, 2, 2)
+        prev = None if previous_index is None else (previous, previous_index)
+        sample, x0 = samplers.dpm_solver_step(d.ac, out_[:, :4], x, index, prev)
+        out["dpmSolver"].append({
+            "respacing": respacing, "index": index, "x": packed(x), "modelOutput": packed(out_),
+            "previous": None if prev is None else {"predXstart": packed(previous), "index": previous_index},
+            "sample": packed(sample), "predXstart": packed(x0),
+        })
+
+    out["karrasSchedule"] = []
+    for schedule, steps, rho in [("linear", 1, 7.0), ("linear", 2, 7.0), ("linear", 10, 7.0), ("linear", 50, 7.0),
+                                 ("linear", 250, 7.0), ("linear", 1000, 7.0), ("linear", 20, 3.0),
+                                 ("squaredcos_cap_v2", 20, 7.0)]:
+        timesteps, sigmas, ideal = samplers.karras_schedule(np.cumprod(1.0 - beta_schedule(schedule, 1000)), steps, rho)
+        out["karrasSchedule"].append({"schedule": schedule, "steps": steps, "rho": rho, "timesteps": timesteps,
+                                      "sigmas": sigmas.tolist(), "ideal": ideal.tolist()})
+
+    out["karrasSteps"] = []
+    for respacing, index in [("karras10", 9), ("karras10", 5), ("karras20", 3), ("karras10", 1), ("karras10", 0),
+                             ("50", 20)]:
+        d = Diffusion(respacing)
+        x, out_, proposal_out = randn(2, 4, 2, 2), model_output(), model_output()
+        euler, x0 = samplers.euler_step(d.ac, out_[:, :4], x, index)
+        case = {"respacing": respacing, "index": index, "x": packed(x), "modelOutput": packed(out_),
+                "euler": {"sample": packed(euler), "predXstart": packed(x0)}}
+        if index > 0:
+            heun, heun_x0 = samplers.heun_step(d.ac, out_[:, :4], x, index, euler, proposal_out[:, :4])
+            case["heun"] = {"proposalOutput": packed(proposal_out), "sample": packed(heun), "predXstart": packed(heun_x0)}
+        out["karrasSteps"].append(case)
+
+    out["trajectories"] = []
+    labels, null = torch.tensor([1, 3]), torch.tensor([10, 10])
+    for sampler, steps, scale, interval, seed in [("dpm++2m", 6, 4.0, None, 0), ("dpm++2m", 5, 4.0, [300, 800], 1),
+                                                  ("euler", 6, 1.0, None, 2), ("heun", 5, 4.0, [0, 500], 3),
+                                                  ("heun", 1, 4.0, None, 4), ("euler", 4, 4.0, [1000, 1000], 5)]:
+        if sampler == "dpm++2m":
+            timesteps = space_timesteps(1000, [steps])
+        else:
+            timesteps = sorted(samplers.karras_schedule(base_ac, steps)[0])
+
+        def eps_fn(x, t):
+            if scale != 1 and samplers.guided_at(t, interval):
+                cond, uncond = toy_eps(x, t, labels), toy_eps(x, t, null)
+                return uncond + scale * (cond - uncond)
+            return toy_eps(x, t, labels)
+
+        torch.manual_seed(seed)
+        x_T = torch.randn(2, 2, 2, 2)
+        trajectory, evaluations = samplers.sample(eps_fn, base_ac, timesteps, sampler, x_T)
+        out["trajectories"].append({
+            "sampler": sampler, "steps": steps, "guidanceScale": scale, "guidanceInterval": interval, "seed": seed,
+            "labels": labels.tolist(), "nullClass": 10, "timesteps": timesteps, "evaluations": evaluations, "xT": packed(x_T),
+            "samples": [packed(x) for x, _ in trajectory], "predXstarts": [packed(x0) for _, x0 in trajectory],
+        })
+    return out
 
 
 if __name__ == "__main__":
