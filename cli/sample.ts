@@ -43,13 +43,15 @@ Samples images from a DiT shipped in models/ and writes them as PNG files.
   --class C           a class name or id; repeat for several (default: every class in turn)
   --n N               how many images, 1-${MAX_IMAGES} (default: one per class, or one per --class)
   --cfg S             classifier-free guidance scale, 0-${MAX_GUIDANCE_SCALE}; 1 turns it off (default 4)
-  --steps K           sampling steps, 1-1000 (default 50; ddpm needs 2 or more)
-  --sampler S         ddim (default), ddpm (the paper's), dpm++2m (DPM-Solver++), euler or heun (on
-                      Karras et al.'s noise levels; heun runs the network twice per step)
+  --sampler S         ddim, ddpm (the paper's), dpm++2m (DPM-Solver++), euler or heun (on Karras et al.'s
+                      noise levels; heun runs the network twice per step) (default: the card's sampling.sampler,
+                      chosen from the model's measured quality against steps)
+  --steps K           sampling steps, 1-1000; ddpm needs 2 or more (default: the card's sampling.steps
+                      with its sampler, 50 with another)
   --guidance-interval LO,HI
                       guide only at timesteps LO to HI, 0-999 (default: every step); the other steps
                       run the conditional model alone, on half the batch
-  --precision P       int8 (default; about 2x faster) or fp32: the DiT's matrix multiplies in int8 or float32
+  --precision P       int8 (default; faster on every CPU measured) or fp32: the DiT's matrix multiplies in int8 or float32
   --seed N            random seed, 0 to 2^32-1 (default 0); same flags and seed, same bytes
   --out DIR           output folder (default: out/MODEL, or out/MODEL-2, -3, ... if taken); one run at a time
   --gif               also write trajectory.gif: the predicted x̂0 of the first batch at each step
@@ -66,8 +68,8 @@ interface Flags {
   classes?: string[];
   n?: number;
   cfg: number;
-  steps: number;
-  sampler: SamplerName;
+  steps?: number;
+  sampler?: SamplerName;
   guidanceInterval?: [number, number];
   precision: Precision;
   seed: number;
@@ -88,8 +90,8 @@ function parseFlags(args: string[]): Flags | "help" {
         class: { type: "string", multiple: true },
         n: { type: "string" },
         cfg: { type: "string", default: "4" },
-        steps: { type: "string", default: "50" },
-        sampler: { type: "string", default: "ddim" },
+        steps: { type: "string" },
+        sampler: { type: "string" },
         "guidance-interval": { type: "string" },
         precision: { type: "string", default: SAMPLE_PRECISION },
         seed: { type: "string", default: "0" },
@@ -117,8 +119,10 @@ function parseFlags(args: string[]): Flags | "help" {
       `--cfg is "${values.cfg}"; expected a number >= 0 and <= ${MAX_GUIDANCE_SCALE} (1 turns guidance off, 4 is usual)`,
     );
   }
-  const sampler = SAMPLERS.find((name) => name === values.sampler);
-  if (!sampler) throw new UsageError(`--sampler is "${values.sampler}"; expected ${SAMPLERS.join(", ")}`);
+  const sampler = values.sampler === undefined ? undefined : SAMPLERS.find((name) => name === values.sampler);
+  if (values.sampler !== undefined && !sampler) {
+    throw new UsageError(`--sampler is "${values.sampler}"; expected ${SAMPLERS.join(", ")}`);
+  }
   const intervalText = values["guidance-interval"];
   let guidanceInterval: [number, number] | undefined;
   if (intervalText !== undefined) {
@@ -135,8 +139,8 @@ function parseFlags(args: string[]): Flags | "help" {
   if (values.precision !== "fp32" && values.precision !== "int8") {
     throw new UsageError(`--precision is "${values.precision}"; expected fp32 or int8`);
   }
-  const steps = integer("steps", values.steps, 1, 1000);
-  if (sampler === "ddpm" && steps < 2) {
+  const steps = values.steps === undefined ? undefined : integer("steps", values.steps, 1, 1000);
+  if (sampler === "ddpm" && steps !== undefined && steps < 2) {
     throw new UsageError(
       `--sampler ddpm needs --steps 2 or more (its learned variance needs a previous step); use --sampler ddim for 1 step`,
     );
@@ -227,16 +231,19 @@ async function run(flags: Flags, signal: AbortSignal, claim: { folder?: OutputFo
     const batchSize = 32;
     const report = progressReporter();
     const trajectory: Tensor[] = [];
-    const every = Math.max(1, Math.floor(flags.steps / 25)); // at most ~25 frames
+    // the card's choice (from the model's measured quality against steps) fills in what the flags leave out
+    const sampler = flags.sampler ?? dit.defaultSampling.sampler;
+    const steps = flags.steps ?? (sampler === dit.defaultSampling.sampler ? dit.defaultSampling.steps : 50);
+    const every = Math.max(1, Math.floor(steps / 25)); // at most ~25 frames
     const interval = flags.guidanceInterval ? ` for t in [${flags.guidanceInterval.join(", ")}]` : "";
     console.error(
-      `sample: ${n} image(s) of ${dit.card.name} (${dit.precision}) · ${flags.sampler} ${flags.steps} steps · guidance ${flags.cfg}${interval} · seed ${flags.seed}`,
+      `sample: ${n} image(s) of ${dit.card.name} (${dit.precision}) · ${sampler} ${steps} steps · guidance ${flags.cfg}${interval} · seed ${flags.seed}`,
     );
     const { images } = await dit.sample({
       classes,
       guidanceScale: flags.cfg,
-      steps: flags.steps,
-      sampler: flags.sampler,
+      steps,
+      sampler,
       guidanceInterval: flags.guidanceInterval,
       seed: flags.seed,
       batchSize,

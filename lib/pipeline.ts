@@ -71,14 +71,14 @@ export interface SampleOptions {
   /** Classifier-free guidance scale from 0 to {@link MAX_GUIDANCE_SCALE} (default 4); 1 turns guidance off. */
   guidanceScale?: number;
   /**
-   * Sampling steps, respaced from the card's training steps: 1 to `numTimesteps` (default 50); DDPM needs 2 or
-   * more.
+   * Sampling steps, respaced from the card's training steps: 1 to `numTimesteps` (default: the card's
+   * `sampling.steps`, else 50); DDPM needs 2 or more.
    */
   steps?: number;
   /**
-   * `"ddim"` (default), `"ddpm"` (the paper's), `"dpm++2m"` (DPM-Solver++(2M)), `"euler"` or `"heun"` (on
+   * `"ddim"`, `"ddpm"` (the paper's), `"dpm++2m"` (DPM-Solver++(2M)), `"euler"` or `"heun"` (on
    * Karras et al.'s noise levels: `steps` levels, fewer where they snap to the same timestep; Heun evaluates
-   * the network twice per step).
+   * the network twice per step). Default: the card's `sampling.sampler`, else `"ddim"`.
    */
   sampler?: SamplerName;
   /**
@@ -233,6 +233,24 @@ export class DiTPipeline {
   }
 
   /**
+   * The sampler and step count {@link sample} uses when none is given: the card's `sampling` (chosen from the
+   * model's measured quality against steps), or DDIM with 50 steps for a card without one.
+   *
+   * @example
+   * ```ts
+   * import { loadDiT } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const dit = await loadDiT("emoji");
+   * assert.deepEqual(dit.defaultSampling, { sampler: dit.card.sampling!.sampler, steps: dit.card.sampling!.steps });
+   * await dit.close();
+   * ```
+   */
+  get defaultSampling(): { sampler: SamplerName; steps: number } {
+    const { sampler = "ddim", steps = 50 } = this.card.sampling ?? {};
+    return { sampler, steps };
+  }
+
+  /**
    * The class id of a class name or id, as the card lists them.
    * @throws naming the unknown class and the accepted ones.
    *
@@ -367,8 +385,8 @@ export class DiTPipeline {
   async sample(options: SampleOptions): Promise<SampleResult> {
     const {
       guidanceScale = 4,
-      steps = 50,
-      sampler = "ddim",
+      steps = this.defaultSampling.steps,
+      sampler = this.defaultSampling.sampler,
       eta = 0,
       seed = 0,
       batchSize = 32,

@@ -132,6 +132,21 @@ Deno.test("readCard holds every field the toolkit uses to its type, range and fo
       /diffusion\.numTimesteps is 100000000; expected a positive integer up to 10000/,
     ],
     [
+      "an unknown default sampler",
+      (c) => void (c.sampling = { sampler: "lms", steps: 10 }),
+      /sampling\.sampler is "lms"; expected "ddpm" or "ddim" or "dpm\+\+2m" or "euler" or "heun"/,
+    ],
+    [
+      "default steps beyond the process",
+      (c) => void (c.sampling = { sampler: "ddim", steps: 5000 }),
+      /sampling\.steps is 5000; expected a positive integer up to 1000/,
+    ],
+    [
+      "one default DDPM step",
+      (c) => void (c.sampling = { sampler: "ddpm", steps: 1 }),
+      /sampling\.steps is 1; expected an integer from 2 to 1000/,
+    ],
+    [
       "another prediction",
       (c) => void (c.diffusion.prediction = "v"),
       /diffusion\.prediction is "v"; expected "epsilon"/,

@@ -164,6 +164,34 @@ for (const name of SHIPPED) {
     assert.ok(worstAt8Bits > INT16_MAX, `8-bit worst pair ${worstAt8Bits}`);
   });
 
+  Deno.test(`${name}: the default sampler is the cheapest measured one as good as DDIM at 50 steps`, () => {
+    const card = readCard(dir);
+    type Measured = { accuracy: number; frechetDistance: number };
+    type Row = { sampler: string; steps: number; networkEvaluations: number } & Record<string, Measured>;
+    const rows = (card.quality as { bySampler: { samples: number; results: Row[] } }).bySampler;
+    assert.ok(rows.samples >= 500, "at least 500 samples per measurement");
+    const ddim50 = rows.results.find((r) => r.sampler === "ddim" && r.steps === 50)!;
+    // within 1 point of accuracy and 10% of Fréchet distance, at guidance 4 and at 1 (the issue's rule)
+    const asGood = (r: Row) =>
+      ["4.0", "1.0"].every((g) =>
+        r[g].accuracy >= ddim50[g].accuracy - 0.01 && r[g].frechetDistance <= 1.1 * ddim50[g].frechetDistance
+      );
+    const chosen = rows.results.find((r) =>
+      r.sampler === card.sampling!.sampler && r.steps === card.sampling!.steps
+    );
+    assert.ok(
+      chosen && asGood(chosen),
+      `${card.sampling!.sampler} ${card.sampling!.steps} is measured and as good`,
+    );
+    for (const r of rows.results.filter(asGood)) {
+      assert.ok(r.networkEvaluations >= chosen.networkEvaluations, `${r.sampler} ${r.steps} is cheaper`);
+    }
+    assert.ok(
+      chosen.networkEvaluations < ddim50.networkEvaluations,
+      "fewer evaluations than DDIM at 50 steps",
+    );
+  });
+
   Deno.test(`${name}: int8 keeps the quality: classifier accuracy at guidance 4 within the allowed points of fp32`, () => {
     const card = readCard(dir);
     const measured = (card.quality as {

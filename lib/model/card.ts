@@ -7,6 +7,7 @@
  * @module
  */
 import type { ScheduleName } from "../schedule.ts";
+import { type SamplerName, SAMPLERS } from "../sampler.ts";
 import {
   isPlainName,
   MAX_CARD_BYTES,
@@ -79,6 +80,11 @@ export interface ModelCard {
   latent: { channels: number; height: number; width: number; scaleFactor: number };
   /** The ONNX files' contract: opset, weight storage, and each file's inputs and outputs. */
   onnx: { opset: number } & Record<string, unknown>;
+  /**
+   * How this model samples by default (`deno task sample`, `dit.sample` without `sampler` or `steps`): chosen
+   * from its measured quality against steps (`quality.bySampler`), with the reason in `chosenBy`.
+   */
+  sampling?: { sampler: SamplerName; steps: number; chosenBy?: string };
   /** Measured quality (recipes/evaluate.py). */
   quality?: Record<string, unknown>;
 }
@@ -280,6 +286,12 @@ function checkCard(card: ModelCard, path: string): void {
     });
   }
   number("latent.scaleFactor", l.scaleFactor, ...L.scaleFactor);
+
+  if (card.sampling !== undefined) {
+    const s = object("sampling", card.sampling);
+    oneOf("sampling.sampler", s.sampler, SAMPLERS);
+    integer("sampling.steps", s.steps, s.sampler === "ddpm" ? 2 : 1, d.numTimesteps as number);
+  }
 
   const onnx = object("onnx", card.onnx);
   for (const role of ONNX_FILES) {

@@ -1,0 +1,95 @@
+/**
+ * Quality against steps into the card, and the default sampler chosen from it:
+ * `deno run -A models/recipes/record_samplers.ts NAME FILE` (FILE from evaluate_samplers.py).
+ *
+ * For every sampler and step count in FILE it times sampling here, on this CPU, through ONNX Runtime exactly as
+ * `deno task sample` runs (int8, guidance 4, 8 images, no decoding), and writes `quality.bySampler` (the
+ * measured rows, with the CPU named) into the card. Then it picks `sampling`, the default: the fewest network
+ * evaluations whose classifier accuracy is within {@link ACCURACY_POINTS} point and whose Fréchet distance is
+ * within {@link FRECHET_RATIO} of DDIM at 50 steps, at guidance 4 and at 1 (ties: the lower Fréchet distance at
+ * guidance 4).
+ *
+ * @module
+ */
+import { cpuInfo, describeCpu } from "../../lib/cpu.ts";
+import { loadDiT, MODELS_DIR } from "../../lib/pipeline.ts";
+import type { SamplerName } from "../../lib/sampler.ts";
+
+/** How far below DDIM-50's accuracy (in points) and above its Fréchet distance (as a ratio) a default may be. */
+export const ACCURACY_POINTS = 1, FRECHET_RATIO = 1.1;
+const TIMED_IMAGES = 8;
+
+/** One sampler at one step count, as evaluate_samplers.py measured it. */
+interface Row {
+  sampler: SamplerName;
+  steps: number;
+  networkEvaluations: number;
+  cpuSecondsPerImage?: number;
+  [guidance: string]: unknown;
+}
+type Measured = { accuracy: number; frechetDistance: number };
+
+/** The default by the rule above, and the sentence that says why. */
+export function chooseDefault(rows: Row[]): { row: Row; chosenBy: string } {
+  const base = rows.find((r) => r.sampler === "ddim" && r.steps === 50);
+  if (!base) throw new Error("the measurements hold no DDIM at 50 steps to compare with");
+  const scales = ["4.0", "1.0"];
+  const fits = (r: Row) =>
+    scales.every((g) => {
+      const [m, b] = [r[g] as Measured, base[g] as Measured];
+      return m.accuracy >= b.accuracy - ACCURACY_POINTS / 100 &&
+        m.frechetDistance <= b.frechetDistance * FRECHET_RATIO;
+    });
+  const row = rows.filter(fits).sort((a, b) =>
+    a.networkEvaluations - b.networkEvaluations ||
+    (a["4.0"] as Measured).frechetDistance - (b["4.0"] as Measured).frechetDistance
+  )[0];
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+  const at = (r: Row, g: string) =>
+    `${pct((r[g] as Measured).accuracy)}, Fréchet distance ${(r[g] as Measured).frechetDistance}`;
+  return {
+    row,
+    chosenBy:
+      `the fewest network evaluations per image (${row.networkEvaluations}, against 50) whose classifier ` +
+      `accuracy is within ${ACCURACY_POINTS} point and Fréchet distance within ${
+        Math.round((FRECHET_RATIO - 1) * 100)
+      }% of DDIM at 50 steps at guidance 4 and 1: ${row.sampler} ${row.steps} steps reads ${
+        at(row, "4.0")
+      } at guidance 4 and ${at(row, "1.0")} at 1; DDIM 50 reads ${at(base, "4.0")} and ${at(base, "1.0")}` +
+      ` (quality.bySampler)`,
+  };
+}
+
+if (import.meta.main) {
+  const [name, file] = Deno.args;
+  if (!name || !file) {
+    console.error(
+      "usage: deno run -A models/recipes/record_samplers.ts NAME FILE (from evaluate_samplers.py)",
+    );
+    Deno.exit(2);
+  }
+  const measured = JSON.parse(await Deno.readTextFile(file));
+  const dit = await loadDiT(name, { precision: "int8" });
+  const classes = Array.from({ length: TIMED_IMAGES }, (_, i) => i % dit.card.classes.length);
+  await dit.sample({ classes, steps: 2, sampler: "ddim", decode: false }); // warm-up
+  for (const row of measured.results as Row[]) {
+    const start = performance.now();
+    await dit.sample({ classes, steps: row.steps, sampler: row.sampler, decode: false });
+    row.cpuSecondsPerImage = Math.round((performance.now() - start) / TIMED_IMAGES) / 1000;
+    console.error(`${name} ${row.sampler} ${row.steps}: ${row.cpuSecondsPerImage} s per image`);
+  }
+  await dit.close();
+  const { row, chosenBy } = chooseDefault(measured.results);
+  const path = `${MODELS_DIR}${name}/card.json`;
+  const card = JSON.parse(await Deno.readTextFile(path));
+  card.quality.bySampler = {
+    ...measured,
+    timing:
+      `cpuSecondsPerImage: ${TIMED_IMAGES} images at guidance 4, int8, no decoding, on ${describeCpu()}`,
+    cpu: cpuInfo(),
+  };
+  card.sampling = { sampler: row.sampler, steps: row.steps, chosenBy };
+  await Deno.writeTextFile(`${path}.tmp`, JSON.stringify(card, null, 2) + "\n");
+  await Deno.rename(`${path}.tmp`, path);
+  console.log(`${name}: default ${row.sampler} ${row.steps} steps: ${chosenBy}`);
+}
