@@ -36,11 +36,16 @@ def load_onnx_weights(module, path):
     return module.eval()
 
 
-def accuracy_by_class(logits, labels, classes):
+def accuracy_by_class(logits, labels, classes, sources):
+    """Overall, per class, and per source (style) where the data has more than one."""
     right = logits.argmax(1) == labels
-    return {"accuracy": round(right.float().mean().item(), 4),
-            "accuracyByClass": {name: round(right[labels == c].float().mean().item(), 4)
-                                for c, name in enumerate(classes)}}
+    report = {"accuracy": round(right.float().mean().item(), 4),
+              "accuracyByClass": {name: round(right[labels == c].float().mean().item(), 4)
+                                  for c, name in enumerate(classes)}}
+    if len(set(sources)) > 1:
+        report["accuracyBySource"] = {s: round(right[[x == s for x in sources]].float().mean().item(), 4)
+                                      for s in sorted(set(sources))}
+    return report
 
 
 @torch.no_grad()
@@ -55,11 +60,15 @@ def psnr(a, b):
     return round(10 * torch.log10(1.0 / mse.clamp(min=1e-10)).mean().item(), 2)
 
 
+def source_of(image_id, name):
+    return image_id.split("/")[0] if "/" in image_id else name
+
+
 def data_counts(data):
     m = data.meta
     table = collections.defaultdict(lambda: collections.Counter())
     for label, held, image_id in zip(m["labels"], m["heldout"], m["ids"]):
-        source = image_id.split("/")[0] if "/" in image_id else m["name"]
+        source = source_of(image_id, m["name"])
         table[m["classes"][label]]["heldout" if held else "train"] += 1
         table[m["classes"][label]][source] += 1
     return {"images": m["count"], "train": len(data.train), "heldout": len(data.heldout),
@@ -84,6 +93,8 @@ def main():
 
     train, heldout = data.images[data.train], data.images[data.heldout]
     train_labels, heldout_labels = data.labels[data.train], data.labels[data.heldout]
+    sources = [source_of(i, args.data) for i in data.meta["ids"]]
+    train_sources, heldout_sources = [sources[i] for i in data.train], [sources[i] for i in data.heldout]
     logits_train, features_train = classify(classifier, train)
     logits_heldout, features_heldout = classify(classifier, heldout)
     recon_heldout, recon_train = reconstruct(vae, heldout), reconstruct(vae, train)
@@ -92,15 +103,15 @@ def main():
     report = {
         "command": f"python3 models/recipes/limits.py --data {args.data}",
         "data": data_counts(data),
-        "real": {"train": accuracy_by_class(logits_train, train_labels, classes),
-                 "heldout": accuracy_by_class(logits_heldout, heldout_labels, classes)},
+        "real": {"train": accuracy_by_class(logits_train, train_labels, classes, train_sources),
+                 "heldout": accuracy_by_class(logits_heldout, heldout_labels, classes, heldout_sources)},
         "reconstructions": {
             "heldout": {"psnrDb": psnr(recon_heldout, heldout),
-                        **accuracy_by_class(logits_rh, heldout_labels, classes),
+                        **accuracy_by_class(logits_rh, heldout_labels, classes, heldout_sources),
                         "frechetDistanceToHeldoutReal": round(frechet_distance(features_rh, features_heldout), 3),
                         "frechetDistanceToTrainReal": round(frechet_distance(features_rh, features_train), 3)},
             "train": {"psnrDb": psnr(recon_train, train),
-                      **accuracy_by_class(logits_rt, train_labels, classes),
+                      **accuracy_by_class(logits_rt, train_labels, classes, train_sources),
                       "frechetDistanceToHeldoutReal": round(frechet_distance(features_rt, features_heldout), 3),
                       "frechetDistanceToTrainReal": round(frechet_distance(features_rt, features_train), 3)},
         },
