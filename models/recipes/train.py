@@ -46,17 +46,18 @@ CONFIGS = {
 # is the DiT (the VAE's reconstructions score like the real images; models/recipes/README.md has the numbers).
 # - hidden 384, depth 8, 6 heads, patch 2: 21.9 M parameters (2.2x), the shape of the 21.8 M DiT that reached
 #   ~95% at guidance 4 in issue 13's feasibility run; the same depth and 64 tokens keep a step launch-bound on an
-#   H200 (today's 9.8 M DiT ran 28 ms a step at batch 256, ~3% of the GPU's bfloat16 peak), and the sampling
+#   H200 (today's 9.8 M DiT ran 28 ms a step at batch 256, ~4% of the GPU's bfloat16 peak), and the sampling
 #   cost (1.9 vs 0.86 GFLOP a forward pass) is paid back by fewer sampling steps;
-# - 40000 steps, 3.2x today's 12500, over several 10-minute commands with --resume;
+# - 30000 steps, 2.4x today's 12500: about 18.5 min at an estimated 37 ms a step (between 28, launch-bound,
+#   and 62, FLOP-bound), which fits three back-to-back 10-minute commands with --resume on one 30-minute lease;
 # - the learning rate decays (cosine to a tenth after 1000 warm-up steps, `lr_decay`) instead of staying
 #   constant as in the reference's 400k-step runs: a short run ends at a low-noise point;
-# - EMA 0.9998 (half-life 3466 steps, under a tenth of the run) instead of 0.9995 (1386 steps): averages more
+# - EMA 0.9998 (half-life 3466 steps, about a ninth of the run) instead of 0.9995 (1386 steps): averages more
 #   of a longer run and still forgets the early weights.
 # The VAE and classifier keep their configurations; with `data.ts emoji --fluent` they see the third style.
 CONFIGS["emoji-xl"] = dict(
     CONFIGS["emoji"],
-    dit=dict(patch_size=2, hidden_size=384, depth=8, num_heads=6, steps=40000, batch=256, lr=3e-4,
+    dit=dict(patch_size=2, hidden_size=384, depth=8, num_heads=6, steps=30000, batch=256, lr=3e-4,
              ema=0.9998, warmup=1000, lr_decay=True, bf16=True),
 )
 DATASETS = ("digits", "emoji")  # the names data.ts makes; other CONFIGS keys are variants, picked by --config
