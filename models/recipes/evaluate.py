@@ -179,10 +179,16 @@ def main():
     parser.add_argument("--data", choices=sorted(SAMPLES_PER_CLASS), required=True)
     parser.add_argument("--out", help="the exported model folder (default models/NAME)")
     parser.add_argument("--samples-per-class", type=int, help="override, for smoke tests")
+    parser.add_argument("--sampling-steps", type=int, default=STEPS,
+                        help=f"DDIM steps (default {STEPS}, the cards' protocol); other counts need --print-only")
+    parser.add_argument("--print-only", action="store_true",
+                        help="print the quality, write nothing (e.g. to choose a default step count)")
     parser.add_argument("--readme-only", action="store_true", help="only rewrite README.md from the card")
     parser.add_argument("--near-copy-baseline", action="store_true",
                         help="only measure the near-copy rule on held-out real images (no model needed) into the card")
     args = parser.parse_args()
+    if args.sampling_steps != STEPS and not args.print_only:
+        parser.error(f"the card records {STEPS}-step quality: give --print-only with --sampling-steps")
     folder = pathlib.Path(args.out) if args.out else REPO / "models" / args.data
     if args.readme_only or args.near_copy_baseline:
         card = json.loads((folder / "card.json").read_text())
@@ -203,14 +209,14 @@ def main():
 
     logits, real_features = classify(classifier, data.images[data.heldout])
     real_accuracy = (logits.argmax(1) == data.labels[data.heldout]).float().mean().item()
-    quality = {"samplesPerClass": per_class, "samplingSteps": STEPS, "sampler": "DDIM, eta 0, guidance on all ε channels",
+    quality = {"samplesPerClass": per_class, "samplingSteps": args.sampling_steps, "sampler": "DDIM, eta 0, guidance on all ε channels",
                "seed": SEED, "classifierAccuracyOnHeldoutReal": round(real_accuracy, 4), "byGuidanceScale": {}}
     labels = torch.arange(num_classes, device=device).repeat_interleave(per_class)
     h = dit.x_embedder.num_patches ** 0.5 * dit.patch_size
     for guidance in GUIDANCE_SCALES:
         generator = torch.Generator(device=device).manual_seed(SEED)
         latents = ddim_sample(dit, linear_betas(1000), labels, num_classes, (len(labels), 4, int(h), int(h)),
-                              guidance, STEPS, generator)
+                              guidance, args.sampling_steps, generator)
         with torch.no_grad():
             images = torch.cat([vae.decoder(latents[i:i + 250] / scale) for i in range(0, len(latents), 250)])
         images = images.clamp(-1, 1)
@@ -226,7 +232,7 @@ def main():
             "samples": len(labels),
         }
         print(f"{args.data} guidance {guidance}: " + json.dumps(quality["byGuidanceScale"][str(guidance)]), flush=True)
-        if guidance == GUIDANCE_SCALES[0]:
+        if guidance == GUIDANCE_SCALES[0] and not args.print_only:
             save_grid(images[torch.cat([torch.nonzero(labels == c)[:12].squeeze(1) for c in range(num_classes)])],
                       num_classes, out / "samples.png")
     quality["nearCopiesOfHeldoutReal"] = heldout_near_copies(data)
@@ -236,6 +242,9 @@ def main():
     quality["nearCopyThresholdByClass"] = {data.classes[c]: round(v, 3) for c, v in thresholds.items()}
     quality["hardware"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     quality["command"] = f"python3 models/recipes/evaluate.py --data {args.data}"
+    if args.print_only:
+        print(json.dumps(quality, ensure_ascii=False))
+        return
     plot_losses(ckpt, out / "training.png")
 
     card = json.loads((out / "card.json").read_text())

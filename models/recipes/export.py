@@ -47,6 +47,17 @@ DESCRIPTIONS = {
     "emoji": "A class-conditional latent DiT of emoji (Noto Color Emoji and Twemoji, 64×64 RGB) in the 9 Unicode "
              "categories: the flagship model.",
 }
+# data.ts emoji --fluent adds a third style; the card's description names the styles the model was trained on
+FLUENT_DESCRIPTION = ("A class-conditional latent DiT of emoji (Noto Color Emoji, Twemoji and Fluent Emoji Flat, 64×64 "
+                      "RGB) in the 9 Unicode categories: the flagship model.")
+
+
+def describe(name, meta):
+    if name == "emoji" and any(s["package"] == "@iconify-json/fluent-emoji-flat" for s in meta["sources"]):
+        return FLUENT_DESCRIPTION
+    return DESCRIPTIONS[name]
+
+
 KEEP_FLOAT32 = {"pos_embed"}  # the fixed positional table stays exact; lib/positional.ts recomputes it
 DIT_FILES = {"dit": "dit.onnx", "ditInt8": "dit_int8.onnx", "ditWeights": "dit.weights"}
 # The int8 weights use the levels -63..63 (7 bits), not -127..127. On CPUs without VNNI (AVX2 only), ONNX Runtime's
@@ -441,7 +452,7 @@ def export_trained(name, out):
 
     card = {
         "name": name,
-        "description": DESCRIPTIONS[name],
+        "description": describe(name, meta),
         "files": {**DIT_FILES, "vaeEncoder": "vae_encoder.onnx", "vaeDecoder": "vae_decoder.onnx",
                   "classifier": "classifier.onnx"},
         "architecture": dit_card_part(dit, cfg, len(classes), h),
