@@ -330,7 +330,7 @@ export function writeSummary(): void {
         ratio(r, "emoji", "fp32")
       } | ${ratio(r, "digits", "int8")}, ${ratio(r, "emoji", "int8")} | ${
         r.defaultSampleSeconds.toFixed(1)
-      } s / ${r.defaultSampleFp32Seconds.toFixed(1)} s | ${
+      } s / ${r.defaultSampleFp32Seconds.toFixed(1)} s (${r.defaultSampling}) | ${
         r.coldStartSeconds.toFixed(2)
       } s | [${r.file}.md](results/${r.file}.md) |`
     ),
@@ -533,6 +533,9 @@ if (import.meta.main) {
   );
 
   const cold = await coldStartSeconds(DEFAULT_MODEL);
+  // the card's default sampler and step count, which the default `deno task sample` runs
+  const chosen = readCard(`${MODELS_DIR}${DEFAULT_MODEL}`).sampling ?? { sampler: "ddim", steps: 50 };
+  const defaultSampling = `${chosen.sampler}, ${chosen.steps} steps`;
   const tmp = await Deno.makeTempDir({ prefix: "dit-bench-" });
   const sampleArgs = [Deno.execPath(), "run", "-A", `${ROOT}cli/sample.ts`];
   const wholeRuns = [], otherRuns = [];
@@ -550,7 +553,9 @@ if (import.meta.main) {
   say("| --- | --- |");
   say(`| cold start: process start → first step done | ${cold.toFixed(2)} s |`);
   say(
-    `| the whole default \`deno task sample\` (int8), median of ${ROUNDS} | ${whole.seconds.toFixed(1)} s |`,
+    `| the whole default \`deno task sample\` (int8, ${defaultSampling}), median of ${ROUNDS} | ${
+      whole.seconds.toFixed(1)
+    } s |`,
   );
   say(`| the same with \`--precision fp32\`, median of ${ROUNDS} | ${wholeOther.seconds.toFixed(1)} s |`);
   say(`| peak RSS, n = 1 | ${n1.rssMiB.toFixed(0)} MiB |`);
@@ -601,6 +606,7 @@ if (import.meta.main) {
     typescriptOverhead: overhead,
     coldStartSeconds: cold,
     defaultSampleSeconds: whole.seconds,
+    defaultSampling,
     defaultSampleFp32Seconds: wholeOther.seconds,
     peakRssMiB: { n1: n1.rssMiB, n32: n32.rssMiB },
     scaling: { ns: SCALING_NS, byN, tokens: SCALING_TOKENS, byTokens },

@@ -130,6 +130,30 @@ int8 − fp32: {p['int8MinusFp32Points']:+.1f} points; the classifier gives the 
 """
 
 
+def sampler_table(card):
+    """Quality against steps per sampler (evaluate_samplers.py, record_samplers.ts) and the default chosen from it."""
+    b = card["quality"].get("bySampler")
+    if not b:
+        return ""
+    rows = "\n".join(
+        f"| {r['sampler']} | {r['steps']} | {r['networkEvaluations']} | {r['4.0']['accuracy']:.1%} | "
+        f"{r['4.0']['frechetDistance']} | {r['1.0']['accuracy']:.1%} | {r['1.0']['frechetDistance']} | "
+        f"{r['cpuSecondsPerImage']:.3f} |" for r in b["results"])
+    s = card["sampling"]
+    return f"""
+Quality against sampling steps ({b['samples']} samples per row, the same seed and classes as above; measured on \
+{b['hardware']} by `{b['command']}`, CPU time per image by `deno run -A models/recipes/record_samplers.ts`: \
+{b['timing']}):
+
+| sampler | steps | network evaluations per image | accuracy, guidance 4 | Fréchet distance, guidance 4 | accuracy, guidance 1 | Fréchet distance, guidance 1 | CPU s per image |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+{rows}
+
+Default (`deno task sample`, `dit.sample` without `sampler`/`steps`): **{s['sampler']}, {s['steps']} steps**, chosen as \
+{s['chosenBy']}.
+"""
+
+
 def write_readme(folder, card):
     """The model's README: what it is and its measured numbers, all read from the card."""
     a, q, t = card["architecture"], card["quality"], card["training"]
@@ -162,7 +186,7 @@ Quality ({q['samplesPerClass']} samples per class, {q['samplingSteps']} DDIM ste
 | --- | --- | --- | --- |
 | 4 | {g4['accuracy']:.1%} | {g4['frechetDistance']} | {g4['nearCopies']} of {g4['samples']} |
 | 1 | {g1['accuracy']:.1%} | {g1['frechetDistance']} | {g1['nearCopies']} of {g1['samples']} |
-{precision_table(q)}
+{precision_table(q)}{sampler_table(card)}
 The classifier reads {q['classifierAccuracyOnHeldoutReal']:.1%} of held-out real images right; the Fréchet distance \
 between training and held-out real images is {q['frechetDistanceTrainVsHeldoutReal']}. A near-copy is a sample \
 closer (in pixels) to a training image of its class than the median distance from a training image to its nearest \
