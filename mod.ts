@@ -64,6 +64,7 @@ export {
 export {
   DEFAULT_MODEL,
   DEFAULT_PRECISION,
+  defaultSampling,
   DiTPipeline,
   loadDiT,
   type LoadOptions,

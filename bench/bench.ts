@@ -24,6 +24,7 @@ import onnxProto from "onnx-proto";
 import { ort, sessionOptions } from "../lib/model/onnx.ts";
 import {
   DEFAULT_MODEL,
+  defaultSampling,
   DIT_FILE,
   type DiTPipeline,
   loadDiT,
@@ -534,8 +535,8 @@ if (import.meta.main) {
 
   const cold = await coldStartSeconds(DEFAULT_MODEL);
   // the card's default sampler and step count, which the default `deno task sample` runs
-  const chosen = readCard(`${MODELS_DIR}${DEFAULT_MODEL}`).sampling ?? { sampler: "ddim", steps: 50 };
-  const defaultSampling = `${chosen.sampler}, ${chosen.steps} steps`;
+  const chosen = defaultSampling(readCard(`${MODELS_DIR}${DEFAULT_MODEL}`));
+  const samplingText = `${chosen.sampler}, ${chosen.steps} steps`;
   const tmp = await Deno.makeTempDir({ prefix: "dit-bench-" });
   const sampleArgs = [Deno.execPath(), "run", "-A", `${ROOT}cli/sample.ts`];
   const wholeRuns = [], otherRuns = [];
@@ -553,7 +554,7 @@ if (import.meta.main) {
   say("| --- | --- |");
   say(`| cold start: process start → first step done | ${cold.toFixed(2)} s |`);
   say(
-    `| the whole default \`deno task sample\` (int8, ${defaultSampling}), median of ${ROUNDS}; target ≤ 5 s | ${
+    `| the whole default \`deno task sample\` (int8, ${samplingText}), median of ${ROUNDS}; target ≤ 5 s | ${
       whole.seconds.toFixed(1)
     } s |`,
   );
@@ -606,7 +607,7 @@ if (import.meta.main) {
     typescriptOverhead: overhead,
     coldStartSeconds: cold,
     defaultSampleSeconds: whole.seconds,
-    defaultSampling,
+    defaultSampling: samplingText,
     defaultSampleFp32Seconds: wholeOther.seconds,
     peakRssMiB: { n1: n1.rssMiB, n32: n32.rssMiB },
     scaling: { ns: SCALING_NS, byN, tokens: SCALING_TOKENS, byTokens },

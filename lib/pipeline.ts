@@ -212,6 +212,23 @@ async function openChecked(dir: string, card: ModelCard, file: ModelFile): Promi
   return session;
 }
 
+/**
+ * The sampler and step count a model samples with when none is given: its card's `sampling` (chosen from the
+ * model's measured quality against steps), or DDIM with 50 steps for a card without one.
+ *
+ * @example
+ * ```ts
+ * import { defaultSampling, readCard } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const card = readCard(new URL("../models/digits", import.meta.url).pathname);
+ * assert.deepEqual(defaultSampling({ ...card, sampling: undefined }), { sampler: "ddim", steps: 50 });
+ * ```
+ */
+export function defaultSampling(card: ModelCard): { sampler: SamplerName; steps: number } {
+  const { sampler = "ddim", steps = 50 } = card.sampling ?? {};
+  return { sampler, steps };
+}
+
 /** A loaded model: its card, the DiT forward pass, the VAE, and the sampler. Made by {@link loadDiT}. */
 export class DiTPipeline {
   /** The folder the model came from. */
@@ -246,8 +263,7 @@ export class DiTPipeline {
    * ```
    */
   get defaultSampling(): { sampler: SamplerName; steps: number } {
-    const { sampler = "ddim", steps = 50 } = this.card.sampling ?? {};
-    return { sampler, steps };
+    return defaultSampling(this.card);
   }
 
   /**
