@@ -7,6 +7,8 @@
  * (`reference.ts`) find them. To halve the files, large weights are stored as
  * float16 and cast back to float32 inside the graph; float16 → float32 is
  * exact, so the tensors read here are exactly the numbers ONNX Runtime computes with.
+ * A model may store its Linear weights as int8 instead, one float32 scale a row (`<name>/scale`, the same
+ * 7-bit integers `dit_int8.onnx` computes with); they are read here as the graph dequantizes them, q · scale.
  * The large initializers live outside the graph, in `dit.weights` beside it (ONNX
  * "external data": each initializer names a file, an offset and a length), so
  * that `dit.onnx` and `dit_int8.onnx` share one copy.
@@ -61,12 +63,32 @@ export function readOnnxWeights(path: string): Map<string, Tensor> {
     external.set(location, readBounded(file, MAX_MODEL_FILE_BYTES, "the weights file"));
   }
   try {
-    return new Map(
-      (model.graph!.initializer ?? []).map((init) => [init.name ?? "", toTensor(init, external)]),
-    );
+    const initializers = model.graph!.initializer ?? [];
+    const weights = new Map(initializers.map((init) => [init.name ?? "", toTensor(init, external)]));
+    for (const init of initializers) {
+      const scale = weights.get(`${init.name}/scale`);
+      if (init.dataType === INT8 && scale) weights.set(init.name!, dequantizeRows(weights.get(init.name!)!, scale));
+    }
+    return weights;
   } catch (error) {
     throw new Error(`${path}: not a valid ONNX model (${oneLine((error as Error).message)})`);
   }
+}
+
+/**
+ * An int8-stored weight as the graph computes with it: row i of q [out, in] times scale[i], in float32 (the
+ * graph's `Cast` and `Mul`, one correctly rounded product per weight).
+ */
+function dequantizeRows(q: Tensor, scale: Tensor): Tensor {
+  const [rows, columns] = q.shape;
+  if (q.shape.length !== 2 || scale.data.length !== rows) {
+    throw new Error(`an int8 weight [${q.shape}] needs one scale a row; its scale has ${scale.data.length}`);
+  }
+  const values = new Float32Array(q.data.length);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < columns; j++) values[i * columns + j] = q.data[i * columns + j] * scale.data[i];
+  }
+  return new Tensor(values, q.shape);
 }
 
 /** The bytes of an initializer stored in an external file: its `location`, `offset` and `length` entries. */

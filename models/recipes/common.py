@@ -73,6 +73,14 @@ class Distributed:
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item())
 
+    def slowest(self, value):
+        """The largest of a number over all ranks (so all ranks agree on a timing)."""
+        if not self.enabled:
+            return value
+        tensor = torch.tensor(float(value), device=self.device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return tensor.item()
+
     def wrap(self, model):
         if not self.enabled:
             return model

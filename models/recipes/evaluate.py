@@ -1,6 +1,7 @@
 """Measure a trained model's quality and record it in its card: `python models/recipes/evaluate.py --data NAME`.
 
-Uses the float16-rounded weights that ship (runs/NAME/*.pt through export.py's rounding). For each guidance
+Measures what ships: the DiT as exported into models/NAME (float16 or int8 weights, read back from its dit.onnx),
+the VAE and classifier from runs/NAME/*.pt through export.py's float16 rounding (their ONNX files hold the same). For each guidance
 scale (4 and 1) it draws SAMPLES_PER_CLASS samples of every class with 50 DDIM steps and reports:
 - accuracy: how often the shipped classifier reads a sample as the class asked for;
 - fréchetDistance: between samples and held-out real images, in the classifier's penultimate features;
@@ -19,7 +20,7 @@ import torch
 
 from common import REPO, RUNS, Dataset
 from diffusion import ddim_sample, linear_betas
-from export import round_to_float16, write_card
+from export import load_shipped_dit, onnx_state_dict, round_to_float16, write_card
 from models import DiT, VAE, Classifier
 
 SAMPLES_PER_CLASS = {"digits": 50, "emoji": 56}
@@ -28,18 +29,20 @@ STEPS = 50
 SEED = 0
 
 
-def load(name, device, num_channels, num_classes):
+def load(name, folder, device, num_channels, num_classes, classifier_onnx=None):
+    """The VAE and classifier of runs/NAME (float16-rounded, as exported) and the DiT as it ships in `folder`
+    (its dit.onnx weights, float16 or int8); `classifier_onnx` swaps in another exported classifier."""
     ckpt = {s: torch.load(RUNS / name / f"{s}.pt", map_location="cpu") for s in ("vae", "classifier", "dit")}
     vae = VAE(num_channels, ckpt["vae"]["config"]["widths"])
     vae.load_state_dict(ckpt["vae"]["state_dict"])
     classifier = Classifier(num_channels, num_classes)
     classifier.load_state_dict(ckpt["classifier"]["state_dict"])
-    cfg = ckpt["dit"]["config"]
-    dit = DiT(input_size=ckpt["dit"]["input_size"], patch_size=cfg["patch_size"], hidden_size=cfg["hidden_size"],
-              depth=cfg["depth"], num_heads=cfg["num_heads"], num_classes=num_classes)
-    dit.load_state_dict(ckpt["dit"]["state_dict"])
-    for module in (vae, classifier, dit):
+    for module in (vae, classifier):
         round_to_float16(module)
+    if classifier_onnx:
+        classifier.load_state_dict(onnx_state_dict(classifier_onnx), strict=True)
+    dit, _ = load_shipped_dit(folder)
+    for module in (vae, classifier, dit):
         module.to(device).eval()
     return vae, classifier, dit, ckpt
 
@@ -207,12 +210,16 @@ def main():
                         help=f"DDIM steps (default {STEPS}, the cards' protocol); other counts need --print-only")
     parser.add_argument("--print-only", action="store_true",
                         help="print the quality, write nothing (e.g. to choose a default step count)")
+    parser.add_argument("--classifier-onnx", metavar="PATH",
+                        help="measure with another exported classifier (e.g. the previous model's); needs --print-only")
     parser.add_argument("--readme-only", action="store_true", help="only rewrite README.md from the card")
     parser.add_argument("--near-copy-baseline", action="store_true",
                         help="only measure the near-copy rule on held-out real images (no model needed) into the card")
     args = parser.parse_args()
     if args.sampling_steps != STEPS and not args.print_only:
         parser.error(f"the card records {STEPS}-step quality: give --print-only with --sampling-steps")
+    if args.classifier_onnx and not args.print_only:
+        parser.error("the card records its own classifier's reading: give --print-only with --classifier-onnx")
     folder = pathlib.Path(args.out) if args.out else REPO / "models" / args.data
     if args.readme_only or args.near_copy_baseline:
         card = json.loads((folder / "card.json").read_text())
@@ -227,7 +234,7 @@ def main():
     out = pathlib.Path(args.out) if args.out else REPO / "models" / args.data
     data = Dataset(args.data, device)
     num_classes = len(data.classes)
-    vae, classifier, dit, ckpt = load(args.data, device, data.images.shape[1], num_classes)
+    vae, classifier, dit, ckpt = load(args.data, out, device, data.images.shape[1], num_classes, args.classifier_onnx)
     scale = ckpt["vae"]["scale_factor"]
     per_class = args.samples_per_class or SAMPLES_PER_CLASS[args.data]
 

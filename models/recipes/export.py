@@ -105,6 +105,59 @@ def round_to_float16(module):
                 tensor.copy_(tensor.half().float())
 
 
+def round_to_int8(dit):
+    """Round every Linear weight of a DiT to INT8_WEIGHT_LEVELS per output channel, in place: w = q · scale with
+    integer |q| ≤ 63 and one float32 scale a row (max |w| / 63). Returns {name: (q, scale)}, what store_int8
+    writes; the rounded module is then exactly the model the int8 storage holds (float32 q · scale is one
+    correctly rounded product in PyTorch, in ONNX Runtime and in the glass box alike)."""
+    stored = {}
+    with torch.no_grad():
+        for name, module in dit.named_modules():
+            if isinstance(module, torch.nn.Linear):
+                w = module.weight
+                scale = w.abs().amax(dim=1) / INT8_WEIGHT_LEVELS
+                scale[scale == 0] = 1
+                q = torch.round(w / scale[:, None]).clamp(-INT8_WEIGHT_LEVELS, INT8_WEIGHT_LEVELS)
+                w.copy_(q * scale[:, None])
+                stored[f"{name}.weight"] = (q.to(torch.int8).numpy(), scale.numpy())
+    return stored
+
+
+def store_int8(path, stored):
+    """Rewrite the float32 initializers named in `stored` ({name: (q, scale)} from round_to_int8) as int8 `name`
+    and float32 `name/scale` [out], dequantized inside the graph: name/float32 = Cast(name) · Unsqueeze(scale).
+    Both are constants, so ONNX Runtime folds them when it loads the model; dit_int8.onnx reads the same two."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph, added = model.graph, []
+    axes = "int8_weights/scale_axes"  # a Constant node, not an initializer: initializers are the model's weights
+    for init in graph.initializer:
+        if init.name not in stored:
+            continue
+        q, scale = stored[init.name]
+        values = numpy_helper.to_array(init)
+        assert np.array_equal(q.astype(np.float32) * scale[:, None], values), f"{init.name} is not q · scale"
+        init.CopyFrom(numpy_helper.from_array(q, init.name))
+        added.append(numpy_helper.from_array(scale.astype(np.float32), f"{init.name}/scale"))
+        name = init.name
+        for node in graph.node:
+            node.input[:] = [f"{name}/float32" if i == name else i for i in node.input]
+        graph.node.insert(0, helper.make_node("Cast", [name], [f"{name}/cast"], to=onnx.TensorProto.FLOAT,
+                                              name=f"{name}/cast"))
+        graph.node.insert(1, helper.make_node("Unsqueeze", [f"{name}/scale", axes], [f"{name}/scale_column"],
+                                              name=f"{name}/scale_column"))
+        graph.node.insert(2, helper.make_node("Mul", [f"{name}/cast", f"{name}/scale_column"], [f"{name}/float32"],
+                                              name=f"{name}/dequantize"))
+    assert len(added) == len(stored), "a Linear weight to store as int8 is not an initializer of the graph"
+    graph.node.insert(0, helper.make_node("Constant", [], [axes], name=axes,
+                                          value=numpy_helper.from_array(np.array([1], np.int64))))
+    graph.initializer.extend(added)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
 def store_float16(path):
     """Rewrite float32 initializers as float16 plus a Cast back to float32; lossless after round_to_float16."""
     import onnx
@@ -113,8 +166,8 @@ def store_float16(path):
     model = onnx.load(str(path))
     graph, casts = model.graph, []
     for init in graph.initializer:
-        if init.data_type != onnx.TensorProto.FLOAT or init.name in KEEP_FLOAT32:
-            continue
+        if init.data_type != onnx.TensorProto.FLOAT or init.name in KEEP_FLOAT32 or "/" in init.name:
+            continue  # (names with a "/" are this recipe's own, like an int8 weight's scale: kept as they are)
         values = numpy_helper.to_array(init)
         if values.size < 16:
             continue
@@ -223,20 +276,24 @@ def store_weights_outside(path, location):
 
 
 def weight_behind(name, made_by, initializers):
-    """The initializer a MatMul's right operand comes from through Transpose and Cast (a Linear's weight)."""
+    """The initializer a MatMul's right operand comes from through Transpose and a Cast (float16 storage) or a
+    dequantization (int8 storage): a Linear's weight. None if the operand is not a Linear weight."""
     transpose = made_by.get(name)
     if transpose is None or transpose.op_type != "Transpose":
         return None
     source = transpose.input[0]
-    if source in made_by and made_by[source].op_type == "Cast":
+    if source in made_by and made_by[source].op_type == "Mul" and source.endswith("/float32"):
+        source = made_by[made_by[source].input[0]].input[0]  # Mul(Cast(q), scale) → q
+    elif source in made_by and made_by[source].op_type == "Cast":
         source = made_by[source].input[0]
     return initializers.get(source)
 
 
 def write_int8(path, int8_path):
-    """dit.onnx → dit_int8.onnx: each MatMul by a Linear weight (+ its bias Add) becomes a DynamicQuantizeMatMul
-    whose int8 weight a QuantizeLinear makes from the shared float weight when ONNX Runtime loads the model.
-    Returns how many Linear layers were quantized. The small Gemms (timestep MLP, adaLN) stay float32."""
+    """dit.onnx → dit_int8.onnx: each MatMul by a Linear weight (+ its bias Add) becomes a DynamicQuantizeMatMul.
+    Its int8 weight is the stored one where dit.onnx stores int8 (a Transpose of it), else a QuantizeLinear makes
+    it from the shared float weight; ONNX Runtime folds either when it loads the model. Returns how many Linear
+    layers were quantized. The small Gemms (timestep MLP, adaLN) stay float32."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -248,7 +305,7 @@ def write_int8(path, int8_path):
     for node in graph.node:
         for name in node.input:
             readers.setdefault(name, []).append(node)
-    replaced, nodes, scales = set(), [], []
+    replaced, nodes, added, quantized_layers = set(), [], [], 0
     for node in graph.node:
         if id(node) in replaced:
             continue
@@ -256,33 +313,51 @@ def write_int8(path, int8_path):
         if weight is None:
             nodes.append(node)
             continue
-        w = numpy_helper.to_array(weight, base_dir=folder).astype(np.float32)  # [out, in]
-        scale = np.abs(w).max(axis=1) / INT8_WEIGHT_LEVELS
-        scale[scale == 0] = 1
         quantized, output, bias = f"{weight.name}/int8", node.output[0], []
         after = readers.get(output, [])
         if len(after) == 1 and after[0].op_type == "Add":  # the Linear's bias: DynamicQuantizeMatMul adds it
             bias = [i for i in after[0].input if i != output]
             output = after[0].output[0]
             replaced.add(id(after[0]))
-        scales += [numpy_helper.from_array(scale.astype(np.float32), f"{weight.name}/scale"),
-                   numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{weight.name}/zero_point")]
-        nodes += [
-            helper.make_node("QuantizeLinear", [node.input[1], f"{weight.name}/scale", f"{weight.name}/zero_point"],
-                             [quantized], axis=1, name=f"{weight.name}/quantize"),
-            helper.make_node("DynamicQuantizeMatMul",
-                             [node.input[0], quantized, f"{weight.name}/scale", f"{weight.name}/zero_point", *bias],
-                             [output], domain="com.microsoft", name=f"{node.name}/int8"),
-        ]
+        scale, zero_point = f"{weight.name}/scale", f"{weight.name}/zero_point"
+        if weight.data_type == onnx.TensorProto.INT8:  # stored as int8: [out, in] → [in, out]
+            rows = weight.dims[0]
+            nodes.append(helper.make_node("Transpose", [weight.name], [quantized], perm=[1, 0],
+                                          name=f"{weight.name}/transpose"))
+        else:
+            w = numpy_helper.to_array(weight, base_dir=folder).astype(np.float32)  # [out, in]
+            rows = w.shape[0]
+            values = np.abs(w).max(axis=1) / INT8_WEIGHT_LEVELS
+            values[values == 0] = 1
+            added.append(numpy_helper.from_array(values.astype(np.float32), scale))
+            nodes.append(helper.make_node("QuantizeLinear", [node.input[1], scale, zero_point], [quantized], axis=1,
+                                          name=f"{weight.name}/quantize"))
+        added.append(numpy_helper.from_array(np.zeros(rows, np.int8), zero_point))
+        nodes.append(helper.make_node("DynamicQuantizeMatMul", [node.input[0], quantized, scale, zero_point, *bias],
+                                      [output], domain="com.microsoft", name=f"{node.name}/int8"))
+        quantized_layers += 1
     del graph.node[:]
-    graph.node.extend(nodes)
-    graph.initializer.extend(scales)
+    graph.node.extend(without_unread(nodes, {o.name for o in graph.output}))
+    graph.initializer.extend(added)
     onnx.save(model, str(int8_path))
-    return len(scales) // 2
+    return quantized_layers
 
 
-def export_dit(dit, out, float16):
-    """Write DIT_FILES into `out` (a new folder): both graphs, the shared weights; returns the card's onnx part."""
+def without_unread(nodes, outputs):
+    """The nodes whose results something reads (a graph output or a kept node), e.g. without the float weights'
+    dequantization once DynamicQuantizeMatMul reads the stored int8 weights instead."""
+    nodes = list(nodes)
+    while True:
+        read = outputs | {name for node in nodes for name in node.input}
+        kept = [node for node in nodes if any(o in read for o in node.output)]
+        if len(kept) == len(nodes):
+            return kept
+        nodes = kept
+
+
+def export_dit(dit, out, float16, int8=None):
+    """Write DIT_FILES into `out` (a new folder): both graphs, the shared weights; returns the card's onnx part.
+    `int8` ({name: (q, scale)} from round_to_int8) stores those Linear weights as int8, the rest as float16."""
     dit.eval()
     for block in dit.blocks:
         block.attn.fused = False
@@ -294,6 +369,8 @@ def export_dit(dit, out, float16):
               torch.tensor([0, num_classes]))
     path = out / DIT_FILES["dit"]
     export_onnx(dit, inputs, path, ["x", "t", "y"], ["out"], custom_opsets={"com.microsoft": 1})
+    if int8:
+        store_int8(path, int8)
     if float16:
         store_float16(path)
     pin_output_shapes(dit, inputs, path)
@@ -303,12 +380,15 @@ def export_dit(dit, out, float16):
               DIT_FILES["ditInt8"]: check_onnx(dit, inputs, out / DIT_FILES["ditInt8"], ["out"], max_error=0.05)}
     return {
         "opset": OPSET,
-        "weights": ("float16 (pos_embed float32), " if float16 else "float32, ") + f"stored once in "
-                   f"{DIT_FILES['ditWeights']} for both DiT graphs; cast to float32 in the graph",
+        "weights": (f"every Linear weight int8 per output channel (levels ±{INT8_WEIGHT_LEVELS}, a float32 scale "
+                    "a row), the rest " if int8 else "") +
+                   ("float16 (pos_embed float32), " if float16 else "float32, ") + f"stored once in "
+                   f"{DIT_FILES['ditWeights']} for both DiT graphs; made float32 in the graph",
         "kernels": "com.microsoft MultiHeadAttention and FastGelu (ONNX Runtime's fused CPU kernels)",
         "int8": f"{DIT_FILES['ditInt8']}: {quantized} Linear layers as DynamicQuantizeMatMul (int8 weights per "
                 f"output channel, symmetric, levels ±{INT8_WEIGHT_LEVELS} so that CPUs without VNNI cannot saturate, "
-                "made by QuantizeLinear at load; activations uint8 per tensor, dynamic); "
+                + ("the stored ones" if int8 else "made by QuantizeLinear at load") +
+                "; activations uint8 per tensor, dynamic); "
                 "the timestep MLP and adaLN Gemms stay float32",
         "check": {"against": "PyTorch float32 on the CPU, random inputs", "maxRelativeError": checks,
                   "cpu": {f: describe_cpu() for f in checks}},
@@ -329,8 +409,25 @@ def onnx_state_dict(path):
     from onnx import numpy_helper
 
     graph = onnx.load(str(path)).graph
-    return {i.name: torch.from_numpy(numpy_helper.to_array(i).astype("float32"))
-            for i in graph.initializer if "/" not in i.name}
+    arrays = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    state = {}
+    for name, values in arrays.items():
+        if "/" in name:
+            continue
+        values = values.astype(np.float32)
+        if f"{name}/scale" in arrays:  # stored as int8: q · scale, a scale per row, as the graph computes it
+            values = values * arrays[f"{name}/scale"][:, None]
+        state[name] = torch.from_numpy(values)
+    return state
+
+
+def stores_int8(path):
+    """Whether an exported dit.onnx stores its Linear weights as int8 (round_to_int8, store_int8)."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return any(i.name.endswith("/scale") and i.name[:-len("/scale")] in {j.name for j in graph.initializer}
+               for i in graph.initializer)
 
 
 def load_shipped_dit(model_dir):
@@ -356,11 +453,13 @@ def load_shipped(model_dir):
 
 
 def export_from_onnx(model_dir):
-    """Re-export a shipped DiT from its own (already float16-exact) weights, and update its card."""
+    """Re-export a shipped DiT from its own weights (already float16- or int8-exact), stored as they were, and update
+    its card."""
     dit, card = load_shipped_dit(model_dir)
+    int8 = round_to_int8(dit) if stores_int8(model_dir / card["files"]["dit"]) else None
     old = {card["files"].get(k) for k in DIT_FILES} - {None}
     with tempfile.TemporaryDirectory(dir=model_dir) as staging:
-        onnx_part = export_dit(dit, pathlib.Path(staging), float16=True)
+        onnx_part = export_dit(dit, pathlib.Path(staging), float16=True, int8=int8)
         replace_files(pathlib.Path(staging), model_dir, DIT_FILES.values())
     for name in old - set(DIT_FILES.values()):
         card["onnx"].pop(name, None)
@@ -427,6 +526,7 @@ def export_trained(name, out):
     for module in (vae, classifier, dit):
         round_to_float16(module)
         module.eval()
+    int8 = round_to_int8(dit) if cfg.get("int8_weights") else None
     h = ckpt["dit"]["input_size"]
     g = torch.Generator().manual_seed(0)
     image = torch.rand(2, C, H, W, generator=g) * 2 - 1
@@ -439,7 +539,7 @@ def export_trained(name, out):
     checks = {}
     with tempfile.TemporaryDirectory(dir=out) as staging:
         staging = pathlib.Path(staging)
-        dit_onnx = export_dit(dit, staging, float16=True)
+        dit_onnx = export_dit(dit, staging, float16=True, int8=int8)
         for filename, module, inputs, input_names, output_names in jobs:
             export_onnx(module, inputs, staging / filename, input_names, output_names)
             store_float16(staging / filename)

@@ -58,11 +58,12 @@ CONFIGS = {
 CONFIGS["emoji-xl"] = dict(
     CONFIGS["emoji"],
     dit=dict(patch_size=2, hidden_size=384, depth=8, num_heads=6, steps=30000, batch=256, lr=3e-4,
-             ema=0.9998, warmup=1000, lr_decay=True, bf16=True),
+             ema=0.9995, warmup=1000, lr_decay=True, bf16=True, int8_weights=True),
 )
 DATASETS = ("digits", "emoji")  # the names data.ts makes; other CONFIGS keys are variants, picked by --config
 SEED = 0
 LOG_EVERY = 100
+FIT_FROM, FIT_OVER = 100, 200  # --fit-seconds times steps 100..300
 
 
 def schedule(step, steps, warmup, lr, decay=True):
@@ -119,7 +120,19 @@ def train_loop(name, stage, model, loss_fn, cfg, steps, dist, max_seconds=None, 
                          "config": cfg, "log": log, "seconds": before + time.time() - start}, path)
 
     every = control.checkpoint_every if control and control.checkpoint_every else 0
-    for step in range(first, steps):
+    fit_seconds = control.fit_seconds if control and first == 0 else None
+    step = first
+    while step < steps:
+        if fit_seconds and step == FIT_FROM + FIT_OVER:
+            # the step count that fits the time budget, from the speed of steps FIT_FROM..FIT_FROM+FIT_OVER (the
+            # first ones pay for CUDA's warm-up); the schedule's decay is stretched over it before it begins
+            synchronize(dist.device)
+            per_step = dist.slowest((time.time() - fit_start) / FIT_OVER)
+            steps = max(step + 1, int(fit_seconds / per_step) // 500 * 500)
+            print(f"{name}/{stage} {per_step * 1000:.1f} ms a step: {steps} steps fit {fit_seconds:.0f} s", flush=True)
+        if fit_seconds and step == FIT_FROM:
+            synchronize(dist.device)
+            fit_start = time.time()
         checkpoint_step = every and step % every == 0
         # the clock is read (and agreed on, across GPUs) at log and checkpoint steps only
         if step > first and (step % LOG_EVERY == 0 or checkpoint_step):
@@ -148,9 +161,14 @@ def train_loop(name, stage, model, loss_fn, cfg, steps, dist, max_seconds=None, 
                    **{k: float(v) for k, v in terms.items()}}
             log.append(row)
             print(f"{name}/{stage} " + json.dumps(row), flush=True)
-    else:
-        step = steps
+        step += 1
     return log, before + time.time() - start, step
+
+
+def synchronize(device):
+    """Wait for the GPU's queued work, so that the clock measures it (CUDA launches return at once)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()
@@ -292,7 +310,12 @@ def main():
     parser.add_argument("--pause-seconds", type=float,
                         help="after this long, write the resume file and stop (finish with --resume)")
     parser.add_argument("--checkpoint-every", type=int, help="also write the resume file every N steps")
+    parser.add_argument("--fit-seconds", type=float,
+                        help="train as many steps as fit this long at the speed measured over the first 300 "
+                             "(rounded down to 500); the learning-rate decay spans them; the card records them")
     args = parser.parse_args()
+    if args.fit_seconds and (args.resume or args.steps):
+        parser.error("--fit-seconds picks the number of steps itself: use it without --resume and --steps")
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     dist = Distributed()
