@@ -13,7 +13,7 @@ import { Tensor } from "../lib/tensor.ts";
 import { assertAllClose } from "./assert.ts";
 
 const MODELS = new URL("../models/", import.meta.url).pathname;
-const MAX_RELATIVE_ERROR = 1e-4;
+const MAX_RELATIVE_ERROR = 1e-6;
 
 /** max |a − b| / max |b|: the error relative to the output's scale. */
 function relativeError(a: Tensor, b: Tensor): number {

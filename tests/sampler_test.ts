@@ -11,8 +11,8 @@ import {
   type StepInfo,
 } from "../lib/sampler.ts";
 import { Tensor } from "../lib/tensor.ts";
-import { assertAllClose } from "./assert.ts";
-import { FLOAT32, modelOutput, reference, tensor } from "./fixtures.ts";
+import { assertAllClose, assertRelativeError } from "./assert.ts";
+import { modelOutput, reference, tensor } from "./fixtures.ts";
 
 const C = 2, H = 2, W = 2, PER = C * H * W;
 
@@ -122,6 +122,13 @@ const processFor = (sampler: SamplerName, steps: number) =>
     respacing: sampler === "euler" || sampler === "heun" ? `karras${steps}` : String(steps),
   });
 
+/**
+ * A trajectory carries each step's last-bit differences into the next, and at high noise x̂0 = (x_t −
+ * σ_t·ε̂)/α_t with α_t ≈ 0.006 is hundreds of times larger than x_t: the reference's float32 rounding of x̂0
+ * and of the step's coefficients reaches the next x_t at ~1e-5 of its scale (measured: 5.8e-6).
+ */
+const TRAJECTORY_TOLERANCE = 1e-5;
+
 Deno.test("sampleLoop with dpm++2m, euler and heun, guided fully or in an interval, equals the PyTorch trajectories (fixtures)", async () => {
   for (const c of reference.samplers.trajectories) {
     const label = `${c.sampler} ${c.steps} steps, scale ${c.guidanceScale}, interval ${c.guidanceInterval}`;
@@ -144,8 +151,13 @@ Deno.test("sampleLoop with dpm++2m, euler and heun, guided fully or in an interv
     });
     assert.equal(seen.length, c.samples.length, label);
     seen.forEach((info, k) => {
-      assertAllClose(info.sample, tensor(c.samples[k]), { ...FLOAT32, msg: `${label} step ${k + 1}` });
-      assertAllClose(info.predXstart, tensor(c.predXstarts[k]), { ...FLOAT32, msg: `${label} x̂0 ${k + 1}` });
+      assertRelativeError(info.sample, tensor(c.samples[k]), TRAJECTORY_TOLERANCE, `${label} step ${k + 1}`);
+      assertRelativeError(
+        info.predXstart,
+        tensor(c.predXstarts[k]),
+        TRAJECTORY_TOLERANCE,
+        `${label} x̂0 ${k + 1}`,
+      );
     });
     assert.equal(seen.at(-1)!.evaluations, c.evaluations, `${label} network evaluations`);
   }
