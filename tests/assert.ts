@@ -79,7 +79,7 @@ export function assertRelativeError(
   let worst = 0, at = -1, scale = 0;
   for (let i = 0; i < a.length; i++) {
     const diff = Math.abs(a[i] - e[i]);
-    if (!(diff <= worst)) [worst, at] = [diff, i]; // (NaN is the worst of all)
+    if (diff > worst || (Number.isNaN(diff) && !Number.isNaN(worst))) [worst, at] = [diff, i]; // NaN is worst
     scale = Math.max(scale, Math.abs(e[i]));
   }
   if (!(worst <= maxRelative * scale)) {

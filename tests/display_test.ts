@@ -9,7 +9,9 @@ import {
   JUPYTER_DISPLAY,
   lines,
   markdown,
+  plot,
   SeededRandom,
+  show,
   showAnimation,
   slider,
   Tensor,
@@ -126,4 +128,26 @@ Deno.test("showAnimation: GIF and WebP, enlarged, with an <img> fallback", async
     const meta = await sharp(bytes, { animated: true }).metadata();
     assert.deepEqual([meta.format, meta.width, meta.pages], [format, 256, 2]);
   }
+});
+
+Deno.test("show prints each output's text outside a notebook, in order, promises awaited", async () => {
+  const printed: string[] = [];
+  const log = console.log;
+  console.log = (...values: unknown[]) => void printed.push(values.join(" "));
+  try {
+    await show(markdown`one`, Promise.resolve(markdown`two`), heatmapOutput());
+  } finally {
+    console.log = log;
+  }
+  assert.deepEqual(printed, ["one", "two", "Plotly figure: 1 trace(s)"]);
+});
+
+/** A plotted heatmap, as a notebook would show it. */
+function heatmapOutput() {
+  return plot(heatmap([[0, 1]]));
+}
+
+Deno.test("heatmaps keep four significant digits of each value", () => {
+  const figure = heatmap([[1.23456789, -0.000123456789], [98765.4321, 0]]);
+  assert.deepEqual(figure.data[0].z, [[1.235, -0.0001235], [98770, 0]]);
 });

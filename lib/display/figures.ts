@@ -54,6 +54,12 @@ export interface HeatmapOptions {
   columnSections?: readonly { label: string; from: number; to: number }[];
 }
 
+/**
+ * Heatmap values keep this many significant digits: plenty for colours and hover text, and a third of the
+ * bytes a notebook stores for each figure (twice: as Plotly JSON and in its HTML fallback).
+ */
+const SIGNIFICANT_DIGITS = 4;
+
 /** Rows of numbers from a matrix or a 2-D tensor. */
 export function rows(matrix: Matrix): number[][] {
   if (Array.isArray(matrix)) return matrix.map((r) => [...r]);
@@ -93,7 +99,7 @@ export function heatmap(matrix: Matrix, options: HeatmapOptions = {}): Figure {
 
 /**
  * Several heatmaps side by side with one shared colour scale (so colours compare across panels) and square
- * cells.
+ * cells. Values are kept to four significant digits.
  *
  * @example
  * ```ts
@@ -108,7 +114,7 @@ export function heatmapGrid(
   panels: readonly { title: string; z: Matrix }[],
   options: HeatmapOptions & { columns?: number; panelSize?: number } = {},
 ): Figure {
-  const z = panels.map((p) => rows(p.z));
+  const z = panels.map((p) => rows(p.z).map((r) => r.map((v) => +v.toPrecision(SIGNIFICANT_DIGITS))));
   const range = colourRange(z, options);
   const columns = options.columns ?? Math.min(panels.length, 4);
   const gridRows = Math.ceil(panels.length / columns);

@@ -11,6 +11,8 @@
  * - {@link showAnimation}: a GIF or WebP animation (from `animation()`), with an HTML `<img>` fallback.
  * - {@link markdown}: text as `text/markdown`.
  *
+ * {@link show} puts any number of them in a cell's output, in order.
+ *
  * @module
  */
 import { createRequire } from "node:module";
@@ -37,6 +39,35 @@ export interface Figure {
 
 let plotlyEmbedded = false;
 let figureCount = 0;
+
+/**
+ * Shows each output now, in order, so that one cell can show several: display objects ({@link plot},
+ * {@link showImages}, {@link markdown}, …) or promises of them. In a Jupyter kernel they go to the cell's
+ * output; anywhere else (a script, a test) their text is printed.
+ *
+ * @example
+ * ```ts
+ * import { lines, markdown, plot, show } from "@dit/toolkit";
+ * await show(markdown`**two** outputs`, plot(lines([{ name: "y = x²", x: [0, 1, 2], y: [0, 1, 4] }])));
+ * ```
+ */
+export async function show(...outputs: (Displayable | Promise<Displayable>)[]): Promise<void> {
+  const kernel = jupyterKernel();
+  for (const output of outputs) {
+    const bundle = (await output)[JUPYTER_DISPLAY]();
+    if (kernel) await kernel.display(bundle, { raw: true });
+    else console.log(bundle["text/plain"]);
+  }
+}
+
+/** `Deno.jupyter` inside a Jupyter kernel; elsewhere reading it throws, and this returns undefined. */
+function jupyterKernel(): typeof Deno.jupyter | undefined {
+  try {
+    return Deno.jupyter;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * A Plotly figure as a notebook output.
