@@ -83,7 +83,7 @@ async function typescriptOverheadMs(dit: DiTPipeline, n: number, steps: number) 
     return out;
   };
   const start = performance.now();
-  await dit.sample({ classes: Array(n).fill(0), steps, decode: false });
+  await dit.sampleLatents({ classes: Array(n).fill(0), steps });
   const wall = performance.now() - start;
   dit.forward = forward;
   return { perStepMs: (wall - inside) / steps, share: (wall - inside) / wall };
@@ -283,7 +283,7 @@ async function timed(args: string[]): Promise<{ seconds: number; rssMiB: number 
 async function coldStartSeconds(model: string): Promise<number> {
   const script = `import { loadDiT } from "${ROOT}lib/pipeline.ts";
 const dit = await loadDiT("${model}");
-await dit.sample({ classes: [0], steps: 1, decode: false });
+await dit.sampleLatents({ classes: [0], steps: 1 });
 console.log(performance.now());`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--ext=ts", script],

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { plotlyScript } from "../lib/display/jupyter.ts";
 import { findPython } from "./python.ts";
 
 /** Where the executed notebooks and HTML exports go. */
@@ -47,7 +48,9 @@ export async function installKernel(): Promise<void> {
 }
 
 /**
- * Executes one notebook and exports it to HTML (cli/execute_notebook.py); returns the seconds it took.
+ * Executes one notebook and exports it to HTML (cli/execute_notebook.py); returns the seconds it took. The
+ * notebook's outputs do not keep plotly.js (`show` loads it in the browser only), so an export with figures
+ * gets it here, inline, and opens offline.
  * @throws with the failing cell's error.
  */
 export async function executeNotebook(python: string, name: string): Promise<number> {
@@ -56,6 +59,11 @@ export async function executeNotebook(python: string, name: string): Promise<num
   const result = await run(python, [script, `${NOTEBOOKS_DIR}${name}`, OUT_DIR]);
   if (!result.ok) {
     throw new Error(`${name} failed:\n${result.output.trim().split("\n").slice(-25).join("\n")}`);
+  }
+  const html = `${OUT_DIR}${name.replace(/\.ipynb$/, ".html")}`;
+  const page = await Deno.readTextFile(html);
+  if (page.includes('id="dit-plot-')) {
+    await Deno.writeTextFile(html, page.replace("</head>", () => `${plotlyScript()}</head>`));
   }
   return (performance.now() - start) / 1000;
 }

@@ -257,10 +257,10 @@ async function run(flags: Flags, signal: AbortSignal, claim: { folder?: OutputFo
     });
     // PNG encoding and writing run in sharp's and Deno's thread pools: a checkpoint per file keeps Ctrl-C prompt
     for (let i = 0; i < n; i++) {
-      await folder.write(names[i], await toPng(images!, i));
+      await folder.write(names[i], await toPng(images, i));
       await checkpoint(signal);
     }
-    await folder.write("grid.png", await gridPng(images!, { columns: Math.min(n, dit.card.classes.length) }));
+    await folder.write("grid.png", await gridPng(images, { columns: Math.min(n, dit.card.classes.length) }));
     await checkpoint(signal);
     if (flags.gif) {
       const frames = [];

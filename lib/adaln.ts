@@ -13,13 +13,12 @@
  * begins life as the identity. The LayerNorm has no learned affine parameters:
  * the shift and scale come from the conditioning instead.
  *
- * Arithmetic is rounded to float32 at each step, as in the reference.
+ * Each result is computed in float64 and stored as float32, as the formulas read.
  *
  * @module
  */
 import { checkTensor, dims, Tensor } from "./tensor.ts";
 import { checkNumber, requireFinite } from "./checks.ts";
-import { f32 } from "./float32.ts";
 
 /**
  * LayerNorm over the last dimension without affine parameters:
@@ -91,7 +90,7 @@ export function modulate(x: Tensor, shift: Tensor, scale: Tensor): Tensor {
     for (let t = 0; t < T; t++) {
       for (let d = 0; d < D; d++) {
         const i = (b * T + t) * D + d;
-        out[i] = f32(x.data[i] * f32(1 + scale.data[b * D + d])) + shift.data[b * D + d];
+        out[i] = x.data[i] * (1 + scale.data[b * D + d]) + shift.data[b * D + d];
       }
     }
   }
@@ -135,7 +134,7 @@ export function gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {
     for (let t = 0; t < T; t++) {
       for (let d = 0; d < D; d++) {
         const i = (b * T + t) * D + d;
-        out[i] = x.data[i] + f32(gate.data[b * D + d] * y.data[i]);
+        out[i] = x.data[i] + gate.data[b * D + d] * y.data[i];
       }
     }
   }

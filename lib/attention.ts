@@ -14,7 +14,6 @@
 import { linear } from "./nn.ts";
 import { dims, Tensor } from "./tensor.ts";
 import { checkElements, describeValue, requireFinite } from "./checks.ts";
-import { f32 } from "./float32.ts";
 
 /** What {@link attention} returns. */
 export interface AttentionResult {
@@ -85,7 +84,7 @@ export function attention(
   );
   const qkv = linear(x, qkvWeight, qkvBias).data; // [B, T, 3D]; linear checks the rest of the shapes
   const headDim = D / numHeads;
-  const scale = f32(headDim ** -0.5); // timm scales q by headDim^(−1/2) before q·kᵀ
+  const scale = headDim ** -0.5; // timm scales q by headDim^(−1/2) before q·kᵀ
   const probabilities = new Float32Array(B * numHeads * T * T);
   const heads = new Float32Array(B * T * D); // [B, T, heads·headDim]: the heads side by side
   const q = new Float32Array(headDim);

@@ -4,17 +4,17 @@
  *
  * {@link createDiffusion} builds the float64 tables of the reference's
  * `create_diffusion`, respaced to the steps a sampler will visit. The methods
- * then do the reference's float32 arithmetic: each table value is rounded to
- * float32 when it is used (the reference's `_extract_into_tensor`) and every
- * operation is rounded to float32 (`f32`) where the torch code rounds, so the
- * results agree with it to the last bit or so. Symbols: ᾱ_t = alphasCumprod,
+ * then write each formula as the reference does, in plain arithmetic: table
+ * values and tensor elements combined in float64, the result stored as
+ * float32. The reference rounds each table value to float32 and computes in
+ * float32 throughout, so results differ from its by a few float32 ulps of the
+ * largest value (tests/diffusion_test.ts). Symbols: ᾱ_t = alphasCumprod,
  * ε̂ = the model's noise prediction, x̂0 = the predicted clean sample.
  *
  * @module
  */
 import { betaSchedule, type ScheduleName, spaceTimesteps } from "./schedule.ts";
 import { checkTensor, sameShape, splitChannels, Tensor } from "./tensor.ts";
-import { expf, f32 } from "./float32.ts";
 import { checkList, checkNumber, describeValue, MAX_TIMESTEPS, requireFinite } from "./checks.ts";
 import { karrasSchedule } from "./karras.ts";
 
@@ -155,7 +155,6 @@ function cumprod(values: Float64Array): Float64Array {
 
 /** The tables that divide by ᾱ or by 1 − ᾱ (or take their logarithm), checked to be finite. */
 const DIVIDING_TABLES = [
-  "logOneMinusAlphasCumprod",
   "sqrtRecipAlphasCumprod",
   "sqrtRecipm1AlphasCumprod",
   "posteriorVariance",
@@ -181,14 +180,10 @@ export class GaussianDiffusion {
   readonly alphasCumprod: Float64Array;
   /** ᾱ_{t-1}, with ᾱ before the first step = 1. */
   readonly alphasCumprodPrev: Float64Array;
-  /** ᾱ_{t+1}, with 0 after the last step. */
-  readonly alphasCumprodNext: Float64Array;
   /** √ᾱ_t: how much signal x_t keeps. */
   readonly sqrtAlphasCumprod: Float64Array;
   /** √(1−ᾱ_t): how much noise x_t holds. */
   readonly sqrtOneMinusAlphasCumprod: Float64Array;
-  /** log(1−ᾱ_t). */
-  readonly logOneMinusAlphasCumprod: Float64Array;
   /** √(1/ᾱ_t). */
   readonly sqrtRecipAlphasCumprod: Float64Array;
   /** √(1/ᾱ_t − 1). */
@@ -236,10 +231,8 @@ export class GaussianDiffusion {
     const acPrev = Float64Array.from({ length: n }, (_, i) => (i === 0 ? 1 : ac[i - 1]));
     this.alphasCumprod = ac;
     this.alphasCumprodPrev = acPrev;
-    this.alphasCumprodNext = Float64Array.from({ length: n }, (_, i) => (i === n - 1 ? 0 : ac[i + 1]));
     this.sqrtAlphasCumprod = ac.map(Math.sqrt);
     this.sqrtOneMinusAlphasCumprod = ac.map((a) => Math.sqrt(1 - a));
-    this.logOneMinusAlphasCumprod = ac.map((a) => Math.log(1 - a));
     this.sqrtRecipAlphasCumprod = ac.map((a) => Math.sqrt(1 / a));
     this.sqrtRecipm1AlphasCumprod = ac.map((a) => Math.sqrt(1 / a - 1));
     this.posteriorVariance = betas.map((b, i) => b * (1 - acPrev[i]) / (1 - ac[i]));
@@ -295,10 +288,9 @@ export class GaussianDiffusion {
     const out = new Float32Array(x0.size);
     const perSample = x0.size / B;
     for (let b = 0; b < B; b++) {
-      const signal = f32(this.sqrtAlphasCumprod[t[b]]);
-      const noiseLevel = f32(this.sqrtOneMinusAlphasCumprod[t[b]]);
+      const signal = this.sqrtAlphasCumprod[t[b]], noiseLevel = this.sqrtOneMinusAlphasCumprod[t[b]];
       for (let i = b * perSample; i < (b + 1) * perSample; i++) {
-        out[i] = f32(signal * x0.data[i]) + f32(noiseLevel * noise.data[i]);
+        out[i] = signal * x0.data[i] + noiseLevel * noise.data[i];
       }
     }
     requireFinite("qSample", out, "√ᾱ·x0 + √(1−ᾱ)·noise", { x0: x0.data, noise: noise.data });
@@ -331,9 +323,9 @@ export class GaussianDiffusion {
     this.#checkIndex(index, "pMeanVariance: index");
     const { eps, varianceValues } = this.#splitOutput(modelOutput, x, "pMeanVariance");
     const predXstart = this.#predXstart(x, eps, index);
-    const coef1 = f32(this.posteriorMeanCoef1[index]), coef2 = f32(this.posteriorMeanCoef2[index]);
+    const coef1 = this.posteriorMeanCoef1[index], coef2 = this.posteriorMeanCoef2[index];
     const mean = new Float32Array(x.size);
-    for (let i = 0; i < x.size; i++) mean[i] = f32(coef1 * predXstart[i]) + f32(coef2 * x.data[i]);
+    for (let i = 0; i < x.size; i++) mean[i] = coef1 * predXstart[i] + coef2 * x.data[i];
 
     const logVariance = new Float32Array(x.size);
     let variance: Float32Array;
@@ -343,13 +335,12 @@ export class GaussianDiffusion {
           "pMeanVariance: a one-step process has no clipped posterior log-variance; expected numTimesteps >= 2 for the learned variance (use ddimStep)",
         );
       }
-      const minLog = f32(this.posteriorLogVarianceClipped[index]);
-      const maxLog = f32(Math.log(this.betas[index]));
+      const minLog = this.posteriorLogVarianceClipped[index], maxLog = Math.log(this.betas[index]);
       for (let i = 0; i < x.size; i++) {
-        const frac = f32(f32(varianceValues[i] + 1) / 2); // v ∈ [-1, 1] → [0, 1]
-        logVariance[i] = f32(frac * maxLog) + f32(f32(1 - frac) * minLog);
+        const frac = (varianceValues[i] + 1) / 2; // v ∈ [-1, 1] → [0, 1]
+        logVariance[i] = frac * maxLog + (1 - frac) * minLog;
       }
-      variance = logVariance.map(expf);
+      variance = logVariance.map(Math.exp);
     } else {
       // The fixed "large" variance: β_t, but β̃_1 at the first step for a better decoder likelihood.
       const fixed = index === 0 && this.numTimesteps > 1 ? this.posteriorVariance[1] : this.betas[index];
@@ -397,7 +388,7 @@ export class GaussianDiffusion {
     const z = this.#requireNoise(noise, x, "pSample");
     const sample = new Float32Array(x.size);
     for (let i = 0; i < x.size; i++) {
-      sample[i] = mean.data[i] + f32(expf(f32(0.5 * logVariance.data[i])) * z.data[i]);
+      sample[i] = mean.data[i] + Math.exp(0.5 * logVariance.data[i]) * z.data[i];
     }
     requireFinite("pSample", sample, "μ + exp(½·log Σ)·noise", {
       modelOutput: modelOutput.data,
@@ -442,22 +433,19 @@ export class GaussianDiffusion {
     );
     const { eps } = this.#splitOutput(modelOutput, x, "ddimStep");
     const predXstart = this.#predXstart(x, eps, index);
-    const recip = f32(this.sqrtRecipAlphasCumprod[index]),
-      recipm1 = f32(this.sqrtRecipm1AlphasCumprod[index]);
-    const alphaBar = f32(this.alphasCumprod[index]), alphaBarPrev = f32(this.alphasCumprodPrev[index]);
-    const sigma = f32(
-      f32(f32(eta) * f32(Math.sqrt(f32(f32(1 - alphaBarPrev) / f32(1 - alphaBar))))) *
-        f32(Math.sqrt(f32(1 - f32(alphaBar / alphaBarPrev)))),
-    );
+    const recip = this.sqrtRecipAlphasCumprod[index], recipm1 = this.sqrtRecipm1AlphasCumprod[index];
+    const alphaBar = this.alphasCumprod[index], alphaBarPrev = this.alphasCumprodPrev[index];
+    const sigma = eta * Math.sqrt((1 - alphaBarPrev) / (1 - alphaBar)) *
+      Math.sqrt(1 - alphaBar / alphaBarPrev);
     const z = sigma > 0 && index > 0 ? this.#requireNoise(noise, x, "ddimStep (eta > 0)") : null;
-    const sqrtAlphaBarPrev = f32(Math.sqrt(alphaBarPrev));
     // (σ² ≤ 1 − ᾱ_{t-1} for eta ≤ 1; the max keeps a last-bit rounding below it from giving √(−0.0…) = NaN)
-    const epsCoef = f32(Math.sqrt(Math.max(0, f32(f32(1 - alphaBarPrev) - f32(sigma * sigma)))));
+    const epsCoef = Math.sqrt(Math.max(0, 1 - alphaBarPrev - sigma ** 2));
+    const sqrtAlphaBarPrev = Math.sqrt(alphaBarPrev);
     const sample = new Float32Array(x.size);
     for (let i = 0; i < x.size; i++) {
-      const epsRederived = f32(f32(f32(recip * x.data[i]) - predXstart[i]) / recipm1);
-      const meanPred = f32(predXstart[i] * sqrtAlphaBarPrev) + f32(epsCoef * epsRederived);
-      sample[i] = z ? meanPred + f32(sigma * z.data[i]) : meanPred;
+      const epsRederived = (recip * x.data[i] - predXstart[i]) / recipm1;
+      const meanPred = predXstart[i] * sqrtAlphaBarPrev + epsCoef * epsRederived;
+      sample[i] = z ? meanPred + sigma * z.data[i] : meanPred;
     }
     const args = { modelOutput: modelOutput.data, x: x.data, ...(z ? { noise: z.data } : {}) };
     requireFinite("ddimStep", predXstart, "x̂0 = √(1/ᾱ)·x − √(1/ᾱ − 1)·ε̂", args);
@@ -490,10 +478,9 @@ export class GaussianDiffusion {
 
   /** x̂0 = √(1/ᾱ_t)·x_t − √(1/ᾱ_t − 1)·ε̂, unclipped. */
   #predXstart(x: Tensor, eps: Float32Array, index: number): Float32Array {
-    const recip = f32(this.sqrtRecipAlphasCumprod[index]),
-      recipm1 = f32(this.sqrtRecipm1AlphasCumprod[index]);
+    const recip = this.sqrtRecipAlphasCumprod[index], recipm1 = this.sqrtRecipm1AlphasCumprod[index];
     const out = new Float32Array(x.size);
-    for (let i = 0; i < x.size; i++) out[i] = f32(recip * x.data[i]) - f32(recipm1 * eps[i]);
+    for (let i = 0; i < x.size; i++) out[i] = recip * x.data[i] - recipm1 * eps[i];
     return out;
   }
 

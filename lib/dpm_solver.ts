@@ -14,13 +14,13 @@
  *
  * The step works on the respaced process with the same `index` contract as `ddimStep`: from ᾱ_t at `index` to
  * ᾱ_s at `index − 1`, and to ᾱ = 1 (σ = 0) at index 0, where it lands on x̂0. It is pure: the caller keeps
- * the previous step's x̂0 and index. Coefficients in float64 rounded to float32 once, tensor operations in
- * float32, as the PyTorch restatement in models/recipes/samplers.py (the tests' fixtures).
+ * the previous step's x̂0 and index. The formulas are written as they read, in float64 with results stored as
+ * float32; they agree with the PyTorch restatement in models/recipes/samplers.py (the tests' fixtures) to
+ * float32 precision.
  *
  * @module
  */
 import { GaussianDiffusion, type StepResult } from "./diffusion.ts";
-import { f32 } from "./float32.ts";
 import { checkInteger, describeValue, requireFinite } from "./checks.ts";
 import { sameShape, Tensor } from "./tensor.ts";
 
@@ -97,10 +97,9 @@ export function dpmSolverStep(
     sameShape(x, `${fn}: x`, previous.predXstart, `${fn}: previous.predXstart`);
   }
   const alphaBar = diffusion.alphasCumprod[index], alphaBarNext = diffusion.alphasCumprodPrev[index];
-  const alphaT = f32(diffusion.sqrtAlphasCumprod[index]),
-    sigmaT = f32(diffusion.sqrtOneMinusAlphasCumprod[index]);
+  const alphaT = diffusion.sqrtAlphasCumprod[index], sigmaT = diffusion.sqrtOneMinusAlphasCumprod[index];
   const predXstart = new Float32Array(x.size);
-  for (let i = 0; i < x.size; i++) predXstart[i] = f32(f32(x.data[i] - f32(sigmaT * eps[i])) / alphaT);
+  for (let i = 0; i < x.size; i++) predXstart[i] = (x.data[i] - sigmaT * eps[i]) / alphaT;
   const args = {
     modelOutput: modelOutput.data,
     x: x.data,
@@ -113,18 +112,18 @@ export function dpmSolverStep(
 
   const lambdaT = halfLogSnr(alphaBar);
   const h = halfLogSnr(alphaBarNext) - lambdaT;
-  const sigmaRatio = f32(Math.sqrt(1 - alphaBarNext) / Math.sqrt(1 - alphaBar)); // σ_s/σ_t
-  const dataCoef = f32(-Math.sqrt(alphaBarNext) * Math.expm1(-h)); // −α_s·(e^{−h} − 1)
+  const sigmaRatio = Math.sqrt(1 - alphaBarNext) / Math.sqrt(1 - alphaBar); // σ_s/σ_t
+  const dataCoef = -Math.sqrt(alphaBarNext) * Math.expm1(-h); // −α_s·(e^{−h} − 1)
   let d = predXstart;
   if (previous) {
     const hPrev = lambdaT - halfLogSnr(diffusion.alphasCumprod[previous.index]);
-    const c = f32(h / (2 * hPrev)); // 1/(2r)
+    const c = h / (2 * hPrev); // 1/(2r)
     const prev = previous.predXstart.data;
     d = new Float32Array(x.size);
-    for (let i = 0; i < x.size; i++) d[i] = f32(predXstart[i] + f32(c * f32(predXstart[i] - prev[i])));
+    for (let i = 0; i < x.size; i++) d[i] = predXstart[i] + c * (predXstart[i] - prev[i]);
   }
   const sample = new Float32Array(x.size);
-  for (let i = 0; i < x.size; i++) sample[i] = f32(f32(sigmaRatio * x.data[i]) + f32(dataCoef * d[i]));
+  for (let i = 0; i < x.size; i++) sample[i] = sigmaRatio * x.data[i] + dataCoef * d[i];
   requireFinite(fn, sample, "(σ_s/σ_t)·x − α_s·(e^{−h} − 1)·D", args);
   return { sample: new Tensor(sample, x.shape), predXstart: x0 };
 }

@@ -10,11 +10,10 @@
  * @module
  */
 import { checkTensor, concatBatch, sameShape, sliceBatch, Tensor } from "./tensor.ts";
-import { f32 } from "./float32.ts";
 import { checkInteger, checkList, checkNumber, describeValue, requireFinite } from "./checks.ts";
 
 /**
- * `uncond + scale · (cond − uncond)`, elementwise in float32 as the reference's
+ * `uncond + scale · (cond − uncond)`, elementwise, as the reference's
  * `forward_with_cfg`.
  *
  * (The reference guides only the first three channels of its output, a quirk
@@ -39,11 +38,8 @@ import { checkInteger, checkList, checkNumber, describeValue, requireFinite } fr
 export function classifierFreeGuidance(cond: Tensor, uncond: Tensor, scale: number): Tensor {
   sameShape(cond, "classifierFreeGuidance: cond", uncond, "classifierFreeGuidance: uncond");
   checkScale(scale, "classifierFreeGuidance");
-  const s = f32(scale);
   const out = new Float32Array(cond.size);
-  for (let i = 0; i < out.length; i++) {
-    out[i] = uncond.data[i] + f32(s * f32(cond.data[i] - uncond.data[i]));
-  }
+  for (let i = 0; i < out.length; i++) out[i] = uncond.data[i] + scale * (cond.data[i] - uncond.data[i]);
   requireFinite("classifierFreeGuidance", out, "uncond + scale·(cond − uncond)", {
     cond: cond.data,
     uncond: uncond.data,
@@ -56,7 +52,7 @@ function checkScale(scale: number, fn: string): void {
   checkNumber(
     scale,
     `${fn}: scale`,
-    (v) => Number.isFinite(f32(v)),
+    (v) => Number.isFinite(Math.fround(v)),
     "a finite number (float32: |scale| < 3.4e38)",
   );
 }

@@ -103,6 +103,54 @@ function gridPixels(images: Tensor, options: GridOptions) {
 }
 
 /**
+ * An image with a heat map over it, for where-does-it-look pictures: the image in grey, each cell of a coarse
+ * `[rows, columns]` map laid over its block of pixels in red (its largest value the reddest), and optionally
+ * one cell (`mark`, numbered row-major like patchify's tokens) tinted blue. `[1, C, H, W]` in [-1, 1] →
+ * `[1, 3, H, W]` in [-1, 1].
+ *
+ * @param image one image, `[1, C, H, W]` in [-1, 1].
+ * @param heat non-negative values, `[rows, columns]`, rows dividing H and columns dividing W.
+ * @param mark a cell to tint blue, e.g. the token whose attention the heat map shows.
+ * @throws if the shapes do not fit.
+ *
+ * @example Attention of token 0 on a 2×2 grid, all on token 3
+ * ```ts
+ * import { heatOverlay, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const picture = heatOverlay(Tensor.zeros([1, 1, 4, 4]), Tensor.from([0, 0, 0, 1], [2, 2]), 0);
+ * assert.deepEqual(picture.shape, [1, 3, 4, 4]);
+ * assert.ok(picture.at(0, 0, 3, 3) > picture.at(0, 0, 0, 3)); // red where the heat is
+ * assert.ok(picture.at(0, 2, 0, 0) > picture.at(0, 2, 3, 3)); // blue on the marked cell
+ * ```
+ */
+export function heatOverlay(image: Tensor, heat: Tensor, mark?: number): Tensor {
+  const [N, C, H, W] = dims(image, 4, "heatOverlay: image", "[1, C, H, W]");
+  const [rows, columns] = dims(heat, 2, "heatOverlay: heat", "[rows, columns]");
+  if (N !== 1 || rows === 0 || columns === 0 || H % rows !== 0 || W % columns !== 0) {
+    throw new Error(
+      `heatOverlay: image [${image.shape}] and heat [${heat.shape}]; expected one image [1, C, H, W] and a map [rows, columns] whose rows divide H and columns divide W`,
+    );
+  }
+  const top = Math.max(...heat.data) || 1;
+  const out = Tensor.zeros([1, 3, H, W]);
+  const [red, green, blue] = [0, 1, 2].map((c) => out.select(0, c).data);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      let grey = 0; // 0…1
+      for (let c = 0; c < C; c++) grey += (image.at(0, c, y, x) + 1) / 2 / C;
+      const row = Math.floor((y * rows) / H), column = Math.floor((x * columns) / W);
+      const hot = heat.at(row, column) / top, marked = row * columns + column === mark;
+      const p = y * W + x;
+      // [0, 1] → [-1, 1]
+      red[p] = 2 * (0.4 * grey + 0.6 * hot) - 1;
+      green[p] = 2 * (0.4 * grey) - 1;
+      blue[p] = 2 * (marked ? 1 : 0.4 * grey) - 1;
+    }
+  }
+  return out;
+}
+
+/**
  * An animation from frames (e.g. x̂0 at every sampling step, each frame a grid of the batch), as GIF or WebP.
  *
  * @param frames one `[N, C, H, W]` tensor per frame, all of one shape.

@@ -13,13 +13,12 @@
  * timesteps, and {@link eulerStep} and {@link heunStep} step on that respaced process with the same `index`
  * contract as `ddimStep`: from ᾱ_t at `index` to ᾱ at `index − 1`, and to σ = 0 at index 0.
  *
- * Arithmetic: coefficients in float64, each rounded to float32 once, every tensor operation rounded to
- * float32, as the PyTorch restatement in models/recipes/samplers.py (the tests' fixtures) does.
+ * Arithmetic: the formulas as they read, in float64 with results stored as float32; they agree with the
+ * PyTorch restatement in models/recipes/samplers.py (the tests' fixtures) to float32 precision.
  *
  * @module
  */
 import { GaussianDiffusion, type StepResult } from "./diffusion.ts";
-import { f32 } from "./float32.ts";
 import {
   checkInteger,
   checkList,
@@ -197,7 +196,7 @@ export function heunStep(
   const eps = diffusion.epsilon(proposal.modelOutput, proposal.sample, `${fn}: proposal`);
   const second = slopeAt(next, proposal.sample.data, eps.data);
   const d = new Float32Array(x.size);
-  for (let i = 0; i < x.size; i++) d[i] = f32(f32(slope.d[i] + second.d[i]) / 2);
+  for (let i = 0; i < x.size; i++) d[i] = (slope.d[i] + second.d[i]) / 2;
   return finish(fn, here, next, slope.ve, d, slope.predXstart, {
     modelOutput,
     x,
@@ -232,14 +231,14 @@ function start(fn: string, diffusion: GaussianDiffusion, modelOutput: Tensor, x:
 
 /** x̃ = x·√(1+σ²), x̂0 = x̃ − σ·ε̂ and the slope d = (x̃ − x̂0)/σ of the ODE at one level. */
 function slopeAt(level: Level, x: Float32Array, eps: Float32Array) {
-  const scale = f32(level.scale), sigma = f32(level.sigma);
+  const { scale, sigma } = level;
   const ve = new Float32Array(x.length),
     predXstart = new Float32Array(x.length),
     d = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) {
-    ve[i] = f32(scale * x[i]);
-    predXstart[i] = f32(ve[i] - f32(sigma * eps[i]));
-    d[i] = f32(f32(ve[i] - predXstart[i]) / sigma);
+    ve[i] = scale * x[i];
+    predXstart[i] = ve[i] - sigma * eps[i];
+    d[i] = (ve[i] - predXstart[i]) / sigma;
   }
   return { ve, predXstart, d };
 }
@@ -254,9 +253,9 @@ function finish(
   predXstart: Float32Array,
   args: Record<string, Tensor>,
 ): StepResult {
-  const dSigma = f32(next.sigma - here.sigma), scale = f32(next.scale);
+  const dSigma = next.sigma - here.sigma;
   const sample = new Float32Array(ve.length);
-  for (let i = 0; i < ve.length; i++) sample[i] = f32(f32(ve[i] + f32(dSigma * d[i])) / scale);
+  for (let i = 0; i < ve.length; i++) sample[i] = (ve[i] + dSigma * d[i]) / next.scale;
   const data = Object.fromEntries(Object.entries(args).map(([name, t]) => [name, t.data]));
   requireFinite(fn, predXstart, "x̂0 = x·√(1+σ²) − σ·ε̂", data);
   requireFinite(fn, sample, "(x̃ + (σ_s − σ_t)·d)/√(1+σ_s²)", data);

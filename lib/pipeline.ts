@@ -17,13 +17,14 @@ import { SeededRandom } from "./random.ts";
 import {
   checkpoint,
   describeNonFinite,
+  type DiTModel,
   sampleLoop,
   type SamplerName,
   SAMPLERS,
   type StepInfo,
 } from "./sampler.ts";
 import { describeValue } from "./checks.ts";
-import { concatBatch, Tensor } from "./tensor.ts";
+import { concatBatch, sliceBatch, Tensor } from "./tensor.ts";
 
 /** The models folder of this repository. */
 export const MODELS_DIR: string = new URL("../models/", import.meta.url).pathname;
@@ -64,6 +65,9 @@ export const MAX_SAMPLES = 10_000;
 /** The largest network batch {@link DiTPipeline.sample} runs (guided: twice as many rows go through the DiT). */
 export const MAX_BATCH_SIZE = 256;
 
+/** Images per network batch when {@link SampleOptions} names none. */
+const DEFAULT_BATCH_SIZE = 32;
+
 /** Options of {@link DiTPipeline.sample}. */
 export interface SampleOptions {
   /** One class per image, by name or id (`"Food & Drink"`, `3`); 1 to {@link MAX_SAMPLES} entries. */
@@ -95,22 +99,24 @@ export interface SampleOptions {
    * stays bounded.
    */
   batchSize?: number;
-  /** Decode the latents with the VAE (default true). */
-  decode?: boolean;
   /** Called after every step, with the batch it belongs to. */
   onStep?: (info: StepInfo & { batch: number; batches: number }) => void | Promise<void>;
   /** Stops sampling within a step: checked after each step and after each batch's decoding. */
   signal?: AbortSignal;
 }
 
-/** What {@link DiTPipeline.sample} returns. */
-export interface SampleResult {
-  /** The class id of each image. */
+/** What {@link DiTPipeline.sampleLatents} returns. */
+export interface LatentsResult {
+  /** The class id of each sample. */
   labels: number[];
   /** x_0 as the DiT produces it, `[n, 4, h, w]` (VAE latents × the card's scale factor). */
   latents: Tensor;
-  /** The decoded images, `[n, C, H, W]` in [-1, 1] (absent with `decode: false`). */
-  images?: Tensor;
+}
+
+/** What {@link DiTPipeline.sample} returns: the latents, and the images the VAE decodes them to. */
+export interface SampleResult extends LatentsResult {
+  /** The decoded images, `[n, C, H, W]` in [-1, 1]. */
+  images: Tensor;
 }
 
 /**
@@ -129,10 +135,9 @@ export interface SampleResult {
  * ```ts
  * import { loadDiT } from "@dit/toolkit";
  * import assert from "node:assert/strict";
- * const dit = await loadDiT("digits");
+ * await using dit = await loadDiT("digits"); // closed at the end of the scope
  * const { images } = await dit.sample({ classes: ["7", "7", "7", "7"], steps: 10, seed: 1 });
- * assert.deepEqual(images!.shape, [4, 1, 32, 32]);
- * await dit.close();
+ * assert.deepEqual(images.shape, [4, 1, 32, 32]);
  * ```
  *
  * @example The int8 variant of the same model
@@ -142,7 +147,7 @@ export interface SampleResult {
  * const dit = await loadDiT("digits", { precision: "int8" });
  * assert.equal(dit.precision, "int8");
  * const { images } = await dit.sample({ classes: ["7"], steps: 10 });
- * assert.deepEqual(images!.shape, [1, 1, 32, 32]);
+ * assert.deepEqual(images.shape, [1, 1, 32, 32]);
  * await dit.close();
  * ```
  */
@@ -229,8 +234,11 @@ export function defaultSampling(card: ModelCard): { sampler: SamplerName; steps:
   return { sampler, steps };
 }
 
-/** A loaded model: its card, the DiT forward pass, the VAE, and the sampler. Made by {@link loadDiT}. */
-export class DiTPipeline {
+/**
+ * A loaded model: its card, the DiT forward pass, the VAE, and the sampler. Made by {@link loadDiT}; release
+ * its ONNX Runtime sessions with {@link DiTPipeline.close}, or by `await using`.
+ */
+export class DiTPipeline implements DiTModel, AsyncDisposable {
   /** The folder the model came from. */
   readonly dir: string;
   /** Everything known about the model. */
@@ -375,7 +383,7 @@ export class DiTPipeline {
   }
 
   /**
-   * Samples one image per entry of `classes`.
+   * Samples one image per entry of `classes`: {@link DiTPipeline.sampleLatents}, then the VAE decoder.
    *
    * @throws naming the bad option (unknown class, steps outside 1…1000, …), or the signal's reason when aborted.
    *
@@ -393,20 +401,48 @@ export class DiTPipeline {
    *   seed: 0,
    *   onStep: ({ predXstart }) => void predictions.push(predXstart),
    * });
-   * assert.deepEqual(images!.shape, [2, 3, 64, 64]);
+   * assert.deepEqual(images.shape, [2, 3, 64, 64]);
    * assert.equal(predictions.length, 5);
    * await dit.close();
    * ```
    */
   async sample(options: SampleOptions): Promise<SampleResult> {
+    const { labels, latents } = await this.sampleLatents(options);
+    const { batchSize = DEFAULT_BATCH_SIZE, signal } = options;
+    const images: Tensor[] = [];
+    for (let start = 0; start < labels.length; start += batchSize) {
+      images.push(await this.decode(sliceBatch(latents, start, Math.min(start + batchSize, labels.length))));
+      // decoding is one more synchronous ONNX Runtime run: give an abort its turn before the next batch
+      if (signal) await checkpoint(signal);
+    }
+    return { labels, latents, images: concatBatch(images) };
+  }
+
+  /**
+   * Samples one latent per entry of `classes`, without decoding them: the DiT's part of {@link sample}, for
+   * when the pictures are not needed (timing the sampler, comparing latents).
+   *
+   * @throws as {@link sample}.
+   *
+   * @example The same latents as sample's, without the VAE
+   * ```ts
+   * import { loadDiT } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * await using dit = await loadDiT("digits");
+   * const options = { classes: ["3"], steps: 5, seed: 2 };
+   * const { latents } = await dit.sampleLatents(options);
+   * assert.deepEqual(latents.shape, [1, 4, 8, 8]);
+   * assert.deepEqual(latents, (await dit.sample(options)).latents);
+   * ```
+   */
+  async sampleLatents(options: SampleOptions): Promise<LatentsResult> {
     const {
       guidanceScale = 4,
       steps = this.defaultSampling.steps,
       sampler = this.defaultSampling.sampler,
       eta = 0,
       seed = 0,
-      batchSize = 32,
-      decode = true,
+      batchSize = DEFAULT_BATCH_SIZE,
       signal,
     } = options;
     const fail = (message: string): never => {
@@ -480,10 +516,10 @@ export class DiTPipeline {
     const random = new SeededRandom(seed);
     const { channels, height, width } = this.card.latent;
     const batches = Math.ceil(labels.length / batchSize);
-    const latents: Tensor[] = [], images: Tensor[] = [];
+    const latents: Tensor[] = [];
     for (let batch = 0; batch < batches; batch++) {
       const x0 = await sampleLoop({
-        model: (x, t, y) => this.forward(x, t, y),
+        model: this,
         diffusion,
         labels: labels.slice(batch * batchSize, (batch + 1) * batchSize),
         nullClass: this.card.nullClassId,
@@ -497,19 +533,19 @@ export class DiTPipeline {
         signal,
       });
       latents.push(x0);
-      if (decode) {
-        images.push(await this.decode(x0));
-        // decoding is one more synchronous ONNX Runtime run: give an abort its turn before the next batch
-        if (signal) await checkpoint(signal);
-      }
     }
-    return { labels, latents: concatBatch(latents), images: decode ? concatBatch(images) : undefined };
+    return { labels, latents: concatBatch(latents) };
   }
 
   /** Releases the ONNX Runtime sessions. */
   async close(): Promise<void> {
     await this.#dit.release();
     for (const session of [this.#decoder, this.#encoder]) await (await session)?.release();
+  }
+
+  /** {@link DiTPipeline.close}, for `await using dit = await loadDiT(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

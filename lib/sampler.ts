@@ -5,7 +5,7 @@
  * classifier-free guidance ({@link guidanceBatch}, {@link guideOutput}), optionally only in an interval of
  * timesteps ({@link guidedAt}), and a reverse step picked by name: DDPM's ancestral `pSample` (the paper's
  * sampler), `ddimStep`, {@link dpmSolverStep}, or {@link eulerStep} / {@link heunStep}. The network is
- * whatever `model` function you pass: ONNX Runtime in the pipeline, or the TypeScript glass box.
+ * whatever {@link DiTModel} you pass: ONNX Runtime in the pipeline, or the TypeScript glass box.
  *
  * Random numbers follow the reference's `sample.py`: x_T is drawn first, then every DDPM or DDIM step draws
  * fresh noise for the whole guided model batch (both halves) even when the step does not use it, so a seed
@@ -41,8 +41,15 @@ export type SamplerName = "ddpm" | "ddim" | "dpm++2m" | "euler" | "heun";
  */
 export const SAMPLERS: readonly SamplerName[] = ["ddpm", "ddim", "dpm++2m", "euler", "heun"];
 
-/** The network: x_t `[B, C, h, w]`, timesteps and labels (one each per sample) → `[B, 2C, h, w]` (ε̂ then v). */
-export type DiTModel = (x: Tensor, t: number[], y: number[]) => Promise<Tensor>;
+/**
+ * The network, as the sampler needs it: a forward pass from x_t `[B, C, h, w]`, timesteps and labels (one
+ * each per sample) to `[B, 2C, h, w]` (ε̂ then v). The pipeline of `loadDiT` (ONNX Runtime) is one, the glass
+ * box of `loadGlassBox` (TypeScript) another, and so is `{ forward: (x, t, y) => … }` of your own.
+ */
+export interface DiTModel {
+  /** x_t, t and y → [ε̂ | v], now or as a promise. */
+  forward(x: Tensor, t: number[], y: number[]): Tensor | Promise<Tensor>;
+}
 
 /** What a progress callback receives after each step. */
 export interface StepInfo {
@@ -71,7 +78,7 @@ export interface StepInfo {
 
 /** The inputs of {@link sampleLoop}. */
 export interface SampleLoopOptions {
-  /** The network. */
+  /** The network: anything with a DiT's forward pass. */
   model: DiTModel;
   /**
    * The respaced diffusion; its length is the number of steps. Euler and Heun are meant for Karras's levels,
@@ -221,7 +228,7 @@ function checkModelOutput(output: Tensor): void {
  * import { createDiffusion, sampleLoop, SeededRandom, Tensor } from "@dit/toolkit";
  * import assert from "node:assert/strict";
  * const x0 = await sampleLoop({
- *   model: (x) => Promise.resolve(Tensor.zeros([x.shape[0], 8, 2, 2])),
+ *   model: { forward: (x) => Tensor.zeros([x.shape[0], 8, 2, 2]) },
  *   diffusion: createDiffusion({ respacing: "5" }),
  *   labels: [0],
  *   nullClass: 10,
@@ -240,7 +247,7 @@ function checkModelOutput(output: Tensor): void {
  * const rows: number[] = [];
  * let evaluations = 0;
  * await sampleLoop({
- *   model: (x) => (rows.push(x.shape[0]), Promise.resolve(Tensor.zeros([x.shape[0], 8, 2, 2]))),
+ *   model: { forward: (x) => (rows.push(x.shape[0]), Tensor.zeros([x.shape[0], 8, 2, 2])) },
  *   diffusion: createDiffusion({ respacing: "karras5" }), // t = 999, 843, 593, 142, 0
  *   labels: [0],
  *   nullClass: 10,
@@ -274,6 +281,11 @@ export async function sampleLoop(options: SampleLoopOptions): Promise<Tensor> {
       `sampleLoop: sampler is ${describeValue(sampler)}; expected one of ${SAMPLERS.join(", ")}`,
     );
   }
+  if (typeof model?.forward !== "function") {
+    throw new Error(
+      `sampleLoop: model is ${describeValue(model)}; expected a DiTModel, an object with forward(x, t, y)`,
+    );
+  }
   const n = labels.length;
   const steps = diffusion.numTimesteps;
   const inInterval = Array.from(diffusion.timestepMap, (t) => guidedAt(t, guidanceInterval));
@@ -284,11 +296,11 @@ export async function sampleLoop(options: SampleLoopOptions): Promise<Tensor> {
     evaluations++;
     if (guidanceScale !== 1 && inInterval[index]) {
       const batch = guidanceBatch(x, labels, nullClass);
-      const raw = await model(batch.x, batch.y.map(() => t), batch.y);
+      const raw = await model.forward(batch.x, batch.y.map(() => t), batch.y);
       checkModelOutput(raw);
       return guideOutput(raw, guidanceScale);
     }
-    const output = await model(x, labels.map(() => t), [...labels]);
+    const output = await model.forward(x, labels.map(() => t), [...labels]);
     checkModelOutput(output);
     return output;
   };

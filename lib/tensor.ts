@@ -125,6 +125,44 @@ export class Tensor {
   }
 
   /**
+   * The sub-tensor at the first indices, as a view (no copy): for x `[B, C, H, W]`, `x.select(b)` is sample b
+   * `[C, H, W]` and `x.select(b, c)` its channel c `[H, W]`, as `x[b, c]` in PyTorch.
+   *
+   * @throws if there are more indices than dimensions, or one is out of range.
+   *
+   * @example Channel 1 of sample 0, then one attention row
+   * ```ts
+   * import { Tensor } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * const x = Tensor.from([1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 2, 2]);
+   * assert.deepEqual(x.select(0, 1).shape, [2, 2]);
+   * assert.deepEqual([...x.select(0, 1).data], [5, 6, 7, 8]);
+   * assert.deepEqual([...x.select(0, 1, 0).data], [5, 6]);
+   * ```
+   */
+  select(...index: number[]): Tensor {
+    checkTensor(this, "Tensor.select: this");
+    if (index.length > this.shape.length) {
+      throw new Error(
+        `Tensor.select: got ${index.length} indices for shape [${this.shape}]; expected at most ${this.shape.length}`,
+      );
+    }
+    let offset = 0;
+    for (const [axis, i] of index.entries()) {
+      const n = this.shape[axis];
+      if (!Number.isInteger(i) || i < 0 || i >= n) {
+        throw new Error(
+          `Tensor.select: index[${axis}] is ${describeValue(i)}; expected an integer in [0, ${n})`,
+        );
+      }
+      offset = offset * n + i;
+    }
+    const shape = this.shape.slice(index.length);
+    const size = shape.reduce((a, b) => a * b, 1);
+    return new Tensor(this.data.subarray(offset * size, (offset + 1) * size), shape);
+  }
+
+  /**
    * The same data seen with another shape of the same size (no copy).
    *
    * @example
@@ -242,6 +280,50 @@ export function sameShape(a: Tensor, aName: string, b: Tensor, bName: string): v
   if (a.shape.length !== b.shape.length || a.shape.some((n, i) => n !== b.shape[i])) {
     throw new Error(`${bName}: expected the shape of ${aName} [${a.shape}], got [${b.shape}]`);
   }
+}
+
+/**
+ * The largest elementwise difference, max |a − b|, of two tensors of one shape: how far apart two
+ * computations of the same thing are (NaN if either holds a NaN).
+ *
+ * @throws if the shapes differ.
+ *
+ * @example
+ * ```ts
+ * import { maxDifference, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * assert.equal(maxDifference(Tensor.from([1, 2, 3], [3]), Tensor.from([1, 2.5, 2], [3])), 1);
+ * ```
+ */
+export function maxDifference(a: Tensor, b: Tensor): number {
+  sameShape(a, "maxDifference: a", b, "maxDifference: b");
+  let worst = 0;
+  for (let i = 0; i < a.size; i++) {
+    const diff = Math.abs(a.data[i] - b.data[i]);
+    if (Number.isNaN(diff)) return NaN;
+    worst = Math.max(worst, diff);
+  }
+  return worst;
+}
+
+/**
+ * max |a − b| / max |b|: the difference of a from b relative to b's scale, the measure the glass box is tested
+ * with against ONNX Runtime (an element of b near 0 does not make it blow up).
+ *
+ * @throws if the shapes differ.
+ *
+ * @example
+ * ```ts
+ * import { maxRelativeDifference, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * assert.equal(maxRelativeDifference(Tensor.from([1, 0.5], [2]), Tensor.from([1, 0], [2])), 0.5);
+ * ```
+ */
+export function maxRelativeDifference(a: Tensor, b: Tensor): number {
+  const diff = maxDifference(a, b);
+  let scale = 0;
+  for (const v of b.data) scale = Math.max(scale, Math.abs(v));
+  return diff / scale;
 }
 
 /**

@@ -9,7 +9,9 @@ import {
   JUPYTER_DISPLAY,
   lines,
   markdown,
+  plot,
   SeededRandom,
+  show,
   showAnimation,
   slider,
   Tensor,
@@ -116,14 +118,40 @@ Deno.test("markdown: a string or a tagged template", () => {
   assert.equal(markdown("plain")[JUPYTER_DISPLAY]()["text/markdown"], "plain");
 });
 
-Deno.test("showAnimation: GIF and WebP, enlarged, with an <img> fallback", async () => {
+Deno.test("showAnimation: GIF and WebP, enlarged, as one <img> (stored once)", async () => {
   const frames = [Tensor.zeros([1, 3, 8, 8]), new SeededRandom(1).randn([1, 3, 8, 8])];
   for (const format of ["gif", "webp"] as const) {
     const bundle = (await showAnimation(await animation(frames, format), format))[JUPYTER_DISPLAY]();
-    const base64 = bundle[`image/${format}`] as string;
-    assert.equal(bundle["text/html"], `<img src="data:image/${format};base64,${base64}" alt="animation">`);
+    assert.deepEqual(Object.keys(bundle).sort(), ["text/html", "text/plain"]);
+    const html = bundle["text/html"] as string;
+    const base64 =
+      html.match(new RegExp(`^<img src="data:image/${format};base64,([^"]+)" alt="animation">$`))![1];
     const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
     const meta = await sharp(bytes, { animated: true }).metadata();
     assert.deepEqual([meta.format, meta.width, meta.pages], [format, 256, 2]);
   }
+});
+
+Deno.test("show prints each output's text outside a notebook, in order, promises awaited", async () => {
+  const printed: string[] = [];
+  const log = console.log;
+  console.log = (...values: unknown[]) => void printed.push(values.join(" "));
+  try {
+    await show(markdown`one`, Promise.resolve(markdown`two`), heatmapOutput());
+  } finally {
+    console.log = log;
+  }
+  assert.deepEqual(printed, ["one", "two", "Plotly figure: 1 trace(s)"]);
+});
+
+/** A plotted heatmap, as a notebook would show it. */
+function heatmapOutput() {
+  return plot(heatmap([[0, 1]]));
+}
+
+Deno.test("heatmaps keep three significant digits of the largest value, in every panel", () => {
+  const figure = heatmap([[1.23456789, -0.000123456789], [0.5, -7e-3]]);
+  assert.deepEqual(figure.data[0].z, [[1.23, 0], [0.5, -0.01]]);
+  const grid = heatmapGrid([{ title: "a", z: [[0.0123456]] }, { title: "b", z: [[98765.4321]] }]);
+  assert.deepEqual(grid.data.map((trace) => trace.z), [[[0]], [[98765]]]);
 });

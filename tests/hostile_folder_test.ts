@@ -336,7 +336,7 @@ interface Report {
 /** Runs every load of every case in the child; one JSON line before and after each. */
 async function driver(plan: string): Promise<void> {
   const { loadDiT } = await import("../lib/pipeline.ts");
-  const { loadGlassBox } = await import("../lib/model/reference.ts");
+  const { loadGlassBox } = await import("../lib/model/glass_box.ts");
   const { Tensor } = await import("../lib/tensor.ts");
   const say = (report: Report) => console.log(JSON.stringify(report));
   for (const [i, dir, load] of JSON.parse(Deno.readTextFileSync(plan)) as [number, string, Load][]) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import sharp from "sharp";
-import { animation, gridPng, readImage, toPixels, toPng } from "../lib/image.ts";
+import { animation, gridPng, heatOverlay, readImage, toPixels, toPng } from "../lib/image.ts";
 import { SeededRandom } from "../lib/random.ts";
 import { Tensor } from "../lib/tensor.ts";
 
@@ -60,4 +60,20 @@ Deno.test("readImage gives back what toPng wrote, and names undecodable input", 
   assert.deepEqual(back.shape, [1, 3, 5, 7]);
   assert.deepEqual(toPixels(back, 0), toPixels(images, 0));
   await assert.rejects(readImage(new Uint8Array([1, 2, 3]), 3), /readImage: cannot decode the bytes/);
+});
+
+Deno.test("heatOverlay lays a coarse map over an image in red, greys the image, and tints one cell blue", () => {
+  const image = Tensor.from([...Array(8).fill(1), ...Array(8).fill(-1)], [1, 1, 4, 4]); // white top, black bottom
+  const heat = Tensor.from([0, 2, 1, 0], [2, 2]); // cells of 2×2 pixels
+  const out = heatOverlay(image, heat, 3);
+  assert.deepEqual(out.shape, [1, 3, 4, 4]);
+  const rgb = (y: number, x: number) => [0, 1, 2].map((c) => +out.at(0, c, y, x).toFixed(6));
+  assert.deepEqual(rgb(0, 0), [-0.2, -0.2, -0.2]); // white at 0.4, no heat: 2·0.4 − 1
+  assert.deepEqual(rgb(0, 3), [1, -0.2, -0.2]); // the hottest cell: 0.4 + 0.6
+  assert.deepEqual(rgb(3, 0), [-0.4, -1, -1]); // black, half the heat: 2·0.3 − 1
+  assert.deepEqual(rgb(3, 3), [-1, -1, 1]); // cell 3 marked blue
+  assert.throws(
+    () => heatOverlay(image, Tensor.zeros([3, 3])),
+    /heatOverlay: image \[1,1,4,4\] and heat \[3,3\]; expected/,
+  );
 });

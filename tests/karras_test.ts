@@ -4,8 +4,8 @@ import { createDiffusion, type GaussianDiffusion } from "../lib/diffusion.ts";
 import { eulerStep, heunStep, karrasSchedule } from "../lib/karras.ts";
 import { SeededRandom } from "../lib/random.ts";
 import { Tensor } from "../lib/tensor.ts";
-import { assertAllClose } from "./assert.ts";
-import { FLOAT32, modelOutput, reference, tensor } from "./fixtures.ts";
+import { assertAllClose, assertRelativeError } from "./assert.ts";
+import { CONCEPT_TOLERANCE, modelOutput, reference, tensor } from "./fixtures.ts";
 
 const alphasCumprod = (schedule: "linear" | "squaredcos_cap_v2") => {
   let product = 1;
@@ -58,13 +58,13 @@ Deno.test("eulerStep and heunStep equal the PyTorch restatement (fixtures)", () 
     const label = `"${c.respacing}" index ${c.index}`;
     const [x, out] = [tensor(c.x), tensor(c.modelOutput)];
     const euler = eulerStep(diffusion, out, x, c.index);
-    assertAllClose(euler.sample, tensor(c.euler.sample), { ...FLOAT32, msg: `${label} Euler` });
-    assertAllClose(euler.predXstart, tensor(c.euler.predXstart), { ...FLOAT32, msg: `${label} Euler x̂0` });
+    assertRelativeError(euler.sample, tensor(c.euler.sample), CONCEPT_TOLERANCE, `${label} Euler`);
+    assertRelativeError(euler.predXstart, tensor(c.euler.predXstart), CONCEPT_TOLERANCE, `${label} Euler x̂0`);
     if (!c.heun) continue;
     const proposal = { sample: tensor(c.euler.sample), modelOutput: tensor(c.heun.proposalOutput) };
     const heun = heunStep(diffusion, out, x, c.index, proposal);
-    assertAllClose(heun.sample, tensor(c.heun.sample), { ...FLOAT32, msg: `${label} Heun` });
-    assertAllClose(heun.predXstart, tensor(c.heun.predXstart), { ...FLOAT32, msg: `${label} Heun x̂0` });
+    assertRelativeError(heun.sample, tensor(c.heun.sample), CONCEPT_TOLERANCE, `${label} Heun`);
+    assertRelativeError(heun.predXstart, tensor(c.heun.predXstart), CONCEPT_TOLERANCE, `${label} Heun x̂0`);
   }
 });
 

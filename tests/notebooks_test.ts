@@ -1,7 +1,7 @@
 /**
  * Every notebook runs top to bottom on the Deno kernel, headless, as `deno task notebooks` runs it; its
- * executed copy holds pictures or figures; and its HTML export, opened in headless Chromium, draws every Plotly
- * figure without a script error. Without Jupyter's nbclient or Chromium these tests are skipped with a loud
+ * executed copy holds pictures or figures, and no output over 600 kB; and its HTML export, opened in headless
+ * Chromium, draws every Plotly figure without a script error. Without Jupyter's nbclient or Chromium these tests are skipped with a loud
  * line (CI installs both and never skips). A screenshot of 05-attention is kept in out/notebooks/.
  */
 import assert from "node:assert/strict";
@@ -15,6 +15,12 @@ import {
 } from "../cli/notebooks.ts";
 import { pythonOrSkip } from "../cli/python.ts";
 import { chromiumPath, inspectPage } from "./browser.ts";
+
+/**
+ * The largest output a notebook may store, well under 1 MB: its figures and pictures are for looking at, not
+ * for archiving data (heatmaps keep three significant digits, plotly.js is not stored at all).
+ */
+const MAX_OUTPUT_BYTES = 600_000;
 
 const python = pythonOrSkip("tests/notebooks_test.ts", JUPYTER_MODULES, INSTALL);
 if (python) await installKernel();
@@ -35,13 +41,24 @@ for (const name of listNotebooks()) {
     fn: async () => {
       await executeNotebook(python!, name);
       const executed = JSON.parse(await Deno.readTextFile(`${OUT_DIR}${name}`));
-      const kinds = executed.cells.flatMap((c: { outputs?: { data?: Record<string, unknown> }[] }) =>
-        (c.outputs ?? []).flatMap((o) => Object.keys(o.data ?? {}))
+      const outputs: Record<string, unknown>[] = executed.cells.flatMap((
+        c: { outputs?: { data?: Record<string, unknown> }[] },
+      ) => (c.outputs ?? []).map((o) => o.data ?? {}));
+      // a figure is plot()'s HTML: a div that plotly.js draws into
+      const figures = outputs.filter((o) =>
+        String(o["text/html"] ?? "").startsWith('<div id="dit-plot-')
+      ).length;
+      assert.ok(
+        figures + outputs.filter((o) => "image/png" in o).length > 0,
+        `${name} shows no picture or figure`,
       );
-      const pictures = kinds.filter((k: string) =>
-        k === "image/png" || k === "application/vnd.plotly.v1+json"
-      );
-      assert.ok(pictures.length > 0, `${name} shows no picture or figure`);
+      for (const output of outputs) {
+        const bytes = JSON.stringify(output).length;
+        assert.ok(
+          bytes < MAX_OUTPUT_BYTES,
+          `${name}: an output of ${bytes} bytes; expected under ${MAX_OUTPUT_BYTES}`,
+        );
+      }
       if (!chromium) return;
       const html = `file://${OUT_DIR}${name.replace(/\.ipynb$/, ".html")}`;
       const page = await inspectPage(html, { screenshot: name.startsWith("05-") });
@@ -51,7 +68,7 @@ for (const name of listNotebooks()) {
         page.figures,
         `${page.figures - page.drawn} of ${page.figures} figures not drawn`,
       );
-      assert.equal(page.figures, kinds.filter((k: string) => k === "application/vnd.plotly.v1+json").length);
+      assert.equal(page.figures, figures);
       if (page.screenshot) {
         await Deno.writeFile(`${OUT_DIR}${name.replace(/\.ipynb$/, ".png")}`, page.screenshot);
       }

@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
 import { fromOrtTensor, openSession, toOrtTensor } from "../lib/model/onnx.ts";
-import { loadDiT, MODELS_DIR } from "../lib/pipeline.ts";
+import { type DiTPipeline, loadDiT, MODELS_DIR } from "../lib/pipeline.ts";
+import { Tensor } from "../lib/tensor.ts";
 
 Deno.test("digits: one sample per class, and the shipped classifier reads (almost) every one as asked", async () => {
   const dit = await loadDiT("digits");
   const classes = dit.card.classes.map((c) => c.name);
   const { images, labels } = await dit.sample({ classes, steps: 25, guidanceScale: 4, seed: 0 });
   const classifier = await openSession(`${dit.dir}/${dit.card.files.classifier}`);
-  const logits = fromOrtTensor((await classifier.run({ image: toOrtTensor(images!) })).logits);
+  const logits = fromOrtTensor((await classifier.run({ image: toOrtTensor(images) })).logits);
   const K = classes.length;
   const predicted = labels.map((_, i) => {
     const row = [...logits.data.subarray(i * K, (i + 1) * K)];
@@ -21,14 +22,14 @@ Deno.test("digits: one sample per class, and the shipped classifier reads (almos
 
 Deno.test("same seed and options, same latents; another seed, other latents; batching splits the work", async () => {
   const dit = await loadDiT("digits");
-  const options = { classes: [1, 2, 3], steps: 5, seed: 7, decode: false };
-  const a = await dit.sample(options), b = await dit.sample(options);
+  const options = { classes: [1, 2, 3], steps: 5, seed: 7 };
+  const a = await dit.sampleLatents(options), b = await dit.sampleLatents(options);
   assert.deepEqual(a.latents.data, b.latents.data);
-  assert.equal(a.images, undefined);
-  const c = await dit.sample({ ...options, seed: 8 });
+  assert.equal("images" in a, false);
+  const c = await dit.sampleLatents({ ...options, seed: 8 });
   assert.notDeepEqual(a.latents.data, c.latents.data);
   const batched: number[] = [];
-  await dit.sample({
+  await dit.sampleLatents({
     ...options,
     batchSize: 2,
     onStep: (s) => void (s.step === 1 && batched.push(s.xt.shape[0])),
@@ -40,10 +41,10 @@ Deno.test("same seed and options, same latents; another seed, other latents; bat
 Deno.test("encode ∘ decode gives back a decoded sample (the VAE round trip)", async () => {
   const dit = await loadDiT("digits");
   const { images } = await dit.sample({ classes: [0, 8], steps: 10, seed: 3 });
-  const again = await dit.decode(await dit.encode(images!));
+  const again = await dit.decode(await dit.encode(images));
   let mse = 0;
-  images!.data.forEach((v, i) => (mse += ((v - again.data[i]) / 2) ** 2));
-  const psnr = 10 * Math.log10(1 / (mse / images!.size));
+  images.data.forEach((v, i) => (mse += ((v - again.data[i]) / 2) ** 2));
+  const psnr = 10 * Math.log10(1 / (mse / images.size));
   assert.ok(psnr > 25, `round-trip PSNR ${psnr.toFixed(1)} dB`);
   await dit.close();
 });
@@ -145,4 +146,15 @@ Deno.test("loadDiT takes a shipped model by name only: a bare name cannot climb 
   const dit = await loadDiT(`${MODELS_DIR}digits/`); // a path works with or without its trailing slash
   assert.equal(dit.card.name, "digits");
   await dit.close();
+});
+
+Deno.test("await using closes the ONNX Runtime sessions at the end of the scope", async () => {
+  const x = Tensor.zeros([1, 4, 8, 8]);
+  let closed: DiTPipeline;
+  {
+    await using dit = await loadDiT("digits");
+    closed = dit;
+    assert.deepEqual((await dit.forward(x, [999], [0])).shape, [1, 8, 8, 8]);
+  }
+  await assert.rejects(closed.forward(x, [999], [0]), /disposed/);
 });

@@ -380,13 +380,13 @@ Deno.test("layerNorm, modulate, gatedResidual, silu and gelu: the formula where 
       const [B, T, D] = x.shape;
       const perSample = (v: unknown) =>
         v instanceof Tensor && v.shape.length === 2 && v.shape[0] === B && v.shape[1] === D;
-      // modulate(x, shift = a, scale = b): the exact float32 result, computed here independently
+      // modulate(x, shift = a, scale = b): x·(1 + scale) + shift, stored as float32, computed here independently
       const shift = a, scale = b as Tensor;
       const expected = new Float64Array(x.size);
       if (perSample(shift) && perSample(scale)) {
         for (let i = 0; i < x.size; i++) {
           const bd = Math.floor(i / (T * D)) * D + (i % D);
-          expected[i] = f32(f32(x.data[i] * f32(1 + scale.data[bd])) + shift.data[bd]);
+          expected[i] = f32(x.data[i] * (1 + scale.data[bd]) + shift.data[bd]);
         }
       }
       const fits = perSample(shift) && perSample(scale) && allFinite(expected);
@@ -400,7 +400,7 @@ Deno.test("layerNorm, modulate, gatedResidual, silu and gelu: the formula where 
       const residual = new Float64Array(x.size);
       if (perSample(a) && sameXY) {
         for (let i = 0; i < x.size; i++) {
-          residual[i] = f32(x.data[i] + f32(a.data[Math.floor(i / (T * D)) * D + (i % D)] * y.data[i]));
+          residual[i] = f32(x.data[i] + a.data[Math.floor(i / (T * D)) * D + (i % D)] * y.data[i]);
         }
       }
       const fitsResidual = perSample(a) && sameXY && allFinite(residual);
@@ -672,14 +672,14 @@ Deno.test("createDiffusion with qSample, pSample and ddimStep: finite tables and
           const fns = ["qSample", "pMeanVariance", "pSample", "ddimStep"];
           const ordinary = scale === 1;
 
-          // qSample: exactly √ᾱ·x0 + √(1−ᾱ)·noise in float32, which must come back whenever it is finite
-          const exact = Float64Array.from(x.data, (x0, k) =>
-            validIndex
-              ? f32(
-                f32(f32(d.sqrtAlphasCumprod[index]) * x0) +
-                  f32(f32(d.sqrtOneMinusAlphasCumprod[index]) * noise.data[k]),
-              )
-              : 0);
+          // qSample: exactly √ᾱ·x0 + √(1−ᾱ)·noise stored as float32, which must come back whenever it is finite
+          const exact = Float64Array.from(
+            x.data,
+            (x0, k) =>
+              validIndex
+                ? f32(d.sqrtAlphasCumprod[index] * x0 + d.sqrtOneMinusAlphasCumprod[index] * noise.data[k])
+                : 0,
+          );
           const xt = attempt(() => d.qSample(x, new Array(B).fill(index), noise));
           expect(xt, validIndex && allFinite(x.data, exact), fns, stepNames, (y) => {
             assertFinite(y.data, "qSample");
@@ -714,7 +714,7 @@ Deno.test("createDiffusion with qSample, pSample and ddimStep: finite tables and
   );
 });
 
-Deno.test("classifierFreeGuidance: exactly uncond + s·(cond − uncond) in float32 where that is finite, else a named error", () => {
+Deno.test("classifierFreeGuidance: exactly uncond + s·(cond − uncond), stored as float32, where that is finite, else a named error", () => {
   const pair = tensorArb(2).chain((cond) =>
     fc.tuple(
       fc.constant(cond),
@@ -731,10 +731,7 @@ Deno.test("classifierFreeGuidance: exactly uncond + s·(cond − uncond) in floa
       const same = uncond.shape.every((n, i) => n === cond.shape[i]);
       const expected = new Float64Array(cond.size);
       if (same && typeof s === "number") {
-        cond.data.forEach((
-          c,
-          i,
-        ) => (expected[i] = f32(uncond.data[i] + f32(f32(s) * f32(c - uncond.data[i])))));
+        cond.data.forEach((c, i) => (expected[i] = f32(uncond.data[i] + s * (c - uncond.data[i]))));
       }
       const fits = same && typeof s === "number" && Number.isFinite(f32(s)) && allFinite(expected);
       const outcome = attempt(() => classifierFreeGuidance(cond, uncond, s as number));

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { dims, sameShape, splitChannels, Tensor } from "../lib/tensor.ts";
+import {
+  dims,
+  maxDifference,
+  maxRelativeDifference,
+  sameShape,
+  splitChannels,
+  Tensor,
+} from "../lib/tensor.ts";
 
 Deno.test("Tensor stores row-major float32 data and reads elements by index", () => {
   const t = Tensor.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [2, 3, 2]);
@@ -51,5 +58,34 @@ Deno.test("splitChannels cuts every sample's channels in two, and rejects imposs
   assert.throws(
     () => splitChannels(x, 4),
     /channels is 4; expected an integer from 0 to K of \[B, K, \.\.\.\] = \[2,3,2\]/,
+  );
+});
+
+Deno.test("select views the sub-tensor at leading indices, as x[b, c] in PyTorch, and writes through", () => {
+  const x = Tensor.from(Array.from({ length: 24 }, (_, i) => i), [2, 3, 2, 2]); // [B, C, H, W]
+  const plane = x.select(1, 2);
+  assert.deepEqual(plane.shape, [2, 2]);
+  assert.deepEqual([...plane.data], [20, 21, 22, 23]); // (1·3 + 2)·4 …
+  assert.deepEqual(x.select(1, 2, 1).shape, [2]);
+  assert.deepEqual(x.select(0).shape, [3, 2, 2]);
+  assert.deepEqual(x.select().shape, [2, 3, 2, 2]);
+  assert.equal(x.select(0, 1, 1, 0).at(), x.at(0, 1, 1, 0));
+  plane.data[0] = -1; // a view: the write lands in x
+  assert.equal(x.at(1, 2, 0, 0), -1);
+  assert.throws(
+    () => x.select(2),
+    /^Error: Tensor.select: index\[0\] is 2; expected an integer in \[0, 2\)$/,
+  );
+  assert.throws(() => x.select(0, 0, 0, 0, 0), /got 5 indices for shape \[2,3,2,2\]; expected at most 4/);
+});
+
+Deno.test("maxDifference is max |a − b|; maxRelativeDifference divides it by max |b|; shapes must match", () => {
+  const a = Tensor.from([1, -2, 3], [3]), b = Tensor.from([1, -4, 2], [3]);
+  assert.equal(maxDifference(a, b), 2);
+  assert.equal(maxRelativeDifference(a, b), 0.5);
+  assert.ok(Number.isNaN(maxDifference(Tensor.from([NaN, 0], [2]), Tensor.zeros([2]))));
+  assert.throws(
+    () => maxDifference(a, Tensor.zeros([1, 3])),
+    /maxDifference: b: expected the shape of maxDifference: a/,
   );
 });

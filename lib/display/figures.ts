@@ -54,6 +54,13 @@ export interface HeatmapOptions {
   columnSections?: readonly { label: string; from: number; to: number }[];
 }
 
+/**
+ * Heatmap values keep this many significant digits of the figure's largest |value|: plenty for colours and
+ * hover text, while values far below it, which no colour tells from 0, become 0. A notebook stores every value
+ * as text, so this makes a figure several times smaller.
+ */
+const SIGNIFICANT_DIGITS = 3;
+
 /** Rows of numbers from a matrix or a 2-D tensor. */
 export function rows(matrix: Matrix): number[][] {
   if (Array.isArray(matrix)) return matrix.map((r) => [...r]);
@@ -93,7 +100,7 @@ export function heatmap(matrix: Matrix, options: HeatmapOptions = {}): Figure {
 
 /**
  * Several heatmaps side by side with one shared colour scale (so colours compare across panels) and square
- * cells.
+ * cells. Values are kept to three significant digits of the largest.
  *
  * @example
  * ```ts
@@ -108,7 +115,11 @@ export function heatmapGrid(
   panels: readonly { title: string; z: Matrix }[],
   options: HeatmapOptions & { columns?: number; panelSize?: number } = {},
 ): Figure {
-  const z = panels.map((p) => rows(p.z));
+  const values = panels.map((p) => rows(p.z));
+  let largest = 0;
+  for (const m of values) for (const r of m) for (const v of r) largest = Math.max(largest, Math.abs(v));
+  const decimals = largest > 0 ? Math.max(0, SIGNIFICANT_DIGITS - 1 - Math.floor(Math.log10(largest))) : 0;
+  const z = values.map((m) => m.map((r) => r.map((v) => +v.toFixed(decimals) || 0))); // (|| 0: no −0)
   const range = colourRange(z, options);
   const columns = options.columns ?? Math.min(panels.length, 4);
   const gridRows = Math.ceil(panels.length / columns);

@@ -3,13 +3,17 @@
  * as a rich output when it is a cell's value (or passed to `Deno.jupyter.display`). They are plain objects, so
  * library code that makes them runs outside a notebook too.
  *
- * - {@link plot}: a Plotly figure, as `application/vnd.plotly.v1+json` (JupyterLab with its Plotly renderer)
- *   plus a `text/html` fallback that works offline, in classic Notebook, and in `nbconvert --to html` exports.
- *   plotly.js (from `npm:plotly.js-dist-min`) is embedded in the first figure's HTML only: one kernel runs one
- *   notebook, and later figures find it loaded.
+ * - {@link plot}: a Plotly figure as `text/html` that draws it with plotly.js, offline, in JupyterLab, Notebook,
+ *   VS Code and `nbconvert --to html` exports. (Not also as `application/vnd.plotly.v1+json`: that would store
+ *   every figure twice, and only a frontend with a Plotly renderer reads it.)
  * - {@link showImage} / {@link showImages}: pictures as `image/png`, small ones enlarged with crisp pixels.
  * - {@link showAnimation}: a GIF or WebP animation (from `animation()`), with an HTML `<img>` fallback.
  * - {@link markdown}: text as `text/markdown`.
+ *
+ * {@link show} puts any number of them in a cell's output, in order. It also brings plotly.js (from
+ * `npm:plotly.js-dist-min`, 4.6 MB) to the notebook's page the first time it shows a figure, without keeping it
+ * in the notebook: the library runs once in the browser, then its output is replaced by an empty one, so no
+ * saved output holds it. An HTML export gets it from {@link plotlyScript} (`deno task notebooks` adds it).
  *
  * @module
  */
@@ -35,8 +39,47 @@ export interface Figure {
   layout?: Record<string, unknown>;
 }
 
-let plotlyEmbedded = false;
+/** Whether this kernel's page has run plotly.js (one kernel runs one notebook). */
+let plotlyLoaded = false;
 let figureCount = 0;
+
+/**
+ * Shows each output now, in order, so that one cell can show several: display objects ({@link plot},
+ * {@link showImages}, {@link markdown}, …) or promises of them. In a Jupyter kernel they go to the cell's
+ * output; anywhere else (a script, a test) their text is printed.
+ *
+ * @example
+ * ```ts
+ * import { lines, markdown, plot, show } from "@dit/toolkit";
+ * await show(markdown`**two** outputs`, plot(lines([{ name: "y = x²", x: [0, 1, 2], y: [0, 1, 4] }])));
+ * ```
+ */
+export async function show(...outputs: (Displayable | Promise<Displayable>)[]): Promise<void> {
+  const kernel = jupyterKernel();
+  for (const output of outputs) {
+    const shown = await output, bundle = shown[JUPYTER_DISPLAY]();
+    if (!kernel) {
+      console.log(bundle["text/plain"]);
+      continue;
+    }
+    if ("figure" in shown && !plotlyLoaded) {
+      const display_id = `dit-plotly-${Date.now().toString(36)}`;
+      await kernel.display({ "text/html": plotlyScript() }, { raw: true, display_id });
+      await kernel.display({ "text/plain": "" }, { raw: true, update: true, display_id });
+      plotlyLoaded = true;
+    }
+    await kernel.display(bundle, { raw: true });
+  }
+}
+
+/** `Deno.jupyter` inside a Jupyter kernel; elsewhere reading it throws, and this returns undefined. */
+function jupyterKernel(): typeof Deno.jupyter | undefined {
+  try {
+    return Deno.jupyter;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * A Plotly figure as a notebook output.
@@ -46,7 +89,7 @@ let figureCount = 0;
  * import { JUPYTER_DISPLAY, plot } from "@dit/toolkit";
  * import assert from "node:assert/strict";
  * const bundle = plot({ data: [{ type: "scatter", y: [1, 3, 2] }] })[JUPYTER_DISPLAY]();
- * assert.ok("application/vnd.plotly.v1+json" in bundle && "text/html" in bundle);
+ * assert.match(bundle["text/html"] as string, /^<div id="dit-plot-/);
  * ```
  */
 export function plot(figure: Figure): Displayable & { figure: Figure } {
@@ -55,25 +98,34 @@ export function plot(figure: Figure): Displayable & { figure: Figure } {
     [JUPYTER_DISPLAY]() {
       const id = `dit-plot-${Date.now().toString(36)}-${figureCount++}`;
       const json = JSON.stringify({ data: figure.data, layout: figure.layout ?? {} });
-      // plotly.js is a UMD bundle: hide the AMD and CommonJS loaders (classic Notebook has RequireJS) so it
-      // defines window.Plotly
-      const library = plotlyEmbedded
-        ? ""
-        : `<script>(function (define, module, exports) {\n${plotlyJs()}\n})();</script>`;
-      plotlyEmbedded = true;
+      const missing = "plotly.js is not loaded on this page: show figures with show(plot(…))";
       return {
-        "application/vnd.plotly.v1+json": { data: figure.data, layout: figure.layout ?? {} },
-        "text/html": `${library}<div id="${id}"></div>` +
-          `<script>(function () { const f = ${json}; Plotly.newPlot("${id}", f.data, f.layout, { responsive: true }); })();</script>`,
+        "text/html": `<div id="${id}"></div><script>(function () { const f = ${json}; ` +
+          `if (window.Plotly) Plotly.newPlot("${id}", f.data, f.layout, { responsive: true }); ` +
+          `else document.getElementById("${id}").textContent = ${JSON.stringify(missing)}; })();</script>`,
         "text/plain": `Plotly figure: ${figure.data.length} trace(s)`,
       };
     },
   };
 }
 
-function plotlyJs(): string {
+/**
+ * plotly.js as one `<script>` element, for a page that shows {@link plot}'s figures from their HTML: the
+ * library defines `window.Plotly` (its AMD and CommonJS loaders hidden, since classic Notebook has RequireJS).
+ *
+ * @example
+ * ```ts
+ * import { plotlyScript } from "./jupyter.ts";
+ * import assert from "node:assert/strict";
+ * const script = plotlyScript();
+ * assert.ok(script.startsWith("<script>") && script.endsWith("</script>"));
+ * assert.ok(script.length > 1_000_000); // the whole library, inline
+ * ```
+ */
+export function plotlyScript(): string {
   const path = createRequire(import.meta.url).resolve("plotly.js-dist-min/plotly.min.js");
-  return Deno.readTextFileSync(path).replaceAll("</script>", "<\\/script>");
+  const library = Deno.readTextFileSync(path).replaceAll("</script>", "<\\/script>");
+  return `<script>(function (define, module, exports) {\n${library}\n})();</script>`;
 }
 
 /**
@@ -144,8 +196,8 @@ export function markdown(text: string | TemplateStringsArray, ...values: unknown
 
 /**
  * An animation (GIF or WebP bytes, e.g. from `animation()`) as a notebook output, enlarged (nearest
- * neighbour, frame by frame) to at least `minWidth`. The bundle holds `image/gif` (or `image/webp`) and a
- * `text/html` `<img>` with the same data, since `nbconvert`'s HTML export ignores animated image types.
+ * neighbour, frame by frame) to at least `minWidth`, as a `text/html` `<img>` (not also as `image/gif`, which
+ * `nbconvert`'s HTML export ignores, and which would store the animation twice).
  *
  * @example
  * ```ts
@@ -153,7 +205,6 @@ export function markdown(text: string | TemplateStringsArray, ...values: unknown
  * import assert from "node:assert/strict";
  * const gif = await animation([Tensor.zeros([1, 3, 8, 8]), new SeededRandom(0).randn([1, 3, 8, 8])], "gif");
  * const bundle = (await showAnimation(gif, "gif"))[JUPYTER_DISPLAY]();
- * assert.equal(typeof bundle["image/gif"], "string");
  * assert.match(bundle["text/html"] as string, /^<img src="data:image\/gif;base64,/);
  * ```
  */
@@ -173,11 +224,10 @@ export async function showAnimation(
     out = new Uint8Array(await encoded.toBuffer());
   }
   const base64 = btoa(Array.from(out, (b) => String.fromCharCode(b)).join(""));
-  const mime = `image/${format}`;
+
   return {
     [JUPYTER_DISPLAY]: () => ({
-      [mime]: base64,
-      "text/html": `<img src="data:${mime};base64,${base64}" alt="animation">`,
+      "text/html": `<img src="data:image/${format};base64,${base64}" alt="animation">`,
       "text/plain": `${format.toUpperCase()} animation, ${width * factor} px wide`,
     }),
   };

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { DiTArchitecture } from "../dit.ts";
 import type { ScheduleName } from "../schedule.ts";
 import { type SamplerName, SAMPLERS } from "../sampler.ts";
 import {
@@ -47,22 +48,8 @@ export interface ModelCard {
   sha256: Record<string, string>;
   /** Optional size in bytes of files in `files`, checked before hashing. */
   bytes?: Record<string, number>;
-  /** The DiT's configuration, in the reference's terms (camelCased). */
-  architecture: {
-    type: "DiT";
-    inputSize: number;
-    patchSize: number;
-    inChannels: number;
-    hiddenSize: number;
-    depth: number;
-    numHeads: number;
-    mlpRatio: number;
-    learnSigma: boolean;
-    classDropoutProb: number;
-    frequencyEmbeddingSize: number;
-    numClasses: number;
-    parameters: number;
-  };
+  /** The DiT's configuration, in the reference's terms (camelCased), with how it was trained and its size. */
+  architecture: DiTArchitecture & { type: "DiT"; classDropoutProb: number; parameters: number };
   /** The class ids and names the DiT was trained on. */
   classes: { id: number; name: string }[];
   /** The label of the null class (classifier-free guidance's unconditional half). */

@@ -4,7 +4,7 @@
  *
  * Our `dit.onnx` files are exported so that each initializer keeps its PyTorch
  * parameter name (`blocks.3.attn.qkv.weight`), which is what lets the glass box
- * (`reference.ts`) find them. To halve the files, large weights are stored as
+ * (`loadGlassBox`) find them. To halve the files, large weights are stored as
  * float16 and cast back to float32 inside the graph; float16 → float32 is
  * exact, so the tensors read here are exactly the numbers ONNX Runtime computes with.
  * A model may store its Linear weights as int8 instead, one float32 scale a row (`<name>/scale`, the same

@@ -71,10 +71,10 @@ if (import.meta.main) {
   const measured = JSON.parse(await Deno.readTextFile(file));
   const dit = await loadDiT(name, { precision: "int8" });
   const classes = Array.from({ length: TIMED_IMAGES }, (_, i) => i % dit.card.classes.length);
-  await dit.sample({ classes, steps: 2, sampler: "ddim", decode: false }); // warm-up
+  await dit.sampleLatents({ classes, steps: 2, sampler: "ddim" }); // warm-up
   for (const row of measured.results as Row[]) {
     const start = performance.now();
-    await dit.sample({ classes, steps: row.steps, sampler: row.sampler, decode: false });
+    await dit.sampleLatents({ classes, steps: row.steps, sampler: row.sampler });
     row.cpuSecondsPerImage = Math.round((performance.now() - start) / TIMED_IMAGES) / 1000;
     console.error(`${name} ${row.sampler} ${row.steps}: ${row.cpuSecondsPerImage} s per image`);
   }
