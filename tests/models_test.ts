@@ -163,7 +163,10 @@ for (const name of SHIPPED) {
       const q = Int8Array.from(weight.data, (w, i) => Math.round(w / scale[Math.floor(i / inner)]));
       const expected = quantizeWeights(weight, 63).scales;
       for (let r = 0; r < rows; r++) {
-        assert.ok(Math.abs(scale[r] - expected[r]) <= 1e-6 * expected[r], `${layer} row ${r}: scale = max |w| / 63`);
+        assert.ok(
+          Math.abs(scale[r] - expected[r]) <= 1e-6 * expected[r],
+          `${layer} row ${r}: scale = max |w| / 63`,
+        );
       }
       assert.ok(q.every((v) => Math.abs(v) <= 63), `${layer}: levels within ±63`);
       assert.ok(worstPair(q, inner) <= INT16_MAX, layer);

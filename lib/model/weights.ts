@@ -67,7 +67,9 @@ export function readOnnxWeights(path: string): Map<string, Tensor> {
     const weights = new Map(initializers.map((init) => [init.name ?? "", toTensor(init, external)]));
     for (const init of initializers) {
       const scale = weights.get(`${init.name}/scale`);
-      if (init.dataType === INT8 && scale) weights.set(init.name!, dequantizeRows(weights.get(init.name!)!, scale));
+      if (init.dataType === INT8 && scale) {
+        weights.set(init.name!, dequantizeRows(weights.get(init.name!)!, scale));
+      }
     }
     return weights;
   } catch (error) {
