@@ -2,8 +2,10 @@
 
 Writes models/NAME/{dit,vae_encoder,vae_decoder,classifier}.onnx and card.json from runs/NAME/*.pt.
 Weights are rounded to float16 first and stored as float16 initializers, each cast back to float32 inside the
-graph (ONNX Runtime folds the casts when it loads the model), which halves the files; the rounded weights are
-the model, so the PyTorch check below and evaluate.py measure exactly what ships.
+graph (ONNX Runtime folds the casts when it loads the model), which halves the files. A DiT whose config says
+`int8_weights` (the emoji one) has its Linear weights rounded further to int8 with a float32 scale a row
+(round_to_int8) and stored so (store_int8), a quarter of float32. The rounded weights are the model, so the
+PyTorch check below and evaluate.py measure exactly what ships.
 
 Also converts a checkpoint in the reference layout (facebookresearch/DiT, e.g. DiT-XL-2-256x256.pt):
 `python models/recipes/export.py --reference-checkpoint PATH --config DiT-XL/2 --input-size 32
@@ -20,9 +22,9 @@ The DiT comes in two graphs over one set of weights, stored once in dit.weights 
   (com.microsoft MultiHeadAttention and FastGelu): one kernel each instead of eleven and eight small ops.
 - dit_int8.onnx is the same graph with every token-wise Linear as a DynamicQuantizeMatMul: weights int8 per
   output channel (symmetric, 7-bit: scale = max |w| / 63, see INT8_WEIGHT_LEVELS), activations uint8 per
-  tensor on the fly. Its int8
-  weights are not stored: a QuantizeLinear in the graph makes them from the shared weights, and ONNX Runtime
-  folds it when it loads the model, so the int8 variant costs a few hundred kB, not a second copy.
+  tensor on the fly. Its int8 weights are the stored ones where the weights are stored as int8; otherwise a
+  QuantizeLinear in the graph makes them from the shared float16 weights. ONNX Runtime folds either when it
+  loads the model, so the int8 variant costs a few hundred kB, not a second copy.
 """
 import argparse
 import datetime
