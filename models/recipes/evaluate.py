@@ -179,7 +179,7 @@ def write_readme(folder, card):
 {card['latent']['scaleFactor']:.4f}, held-out reconstruction PSNR {card['vae']['heldoutPsnrDb']} dB |
 | training | VAE {t['vae']['steps']} steps ({t['vae']['seconds']:.0f} s), classifier {t['classifier']['steps']} steps, \
 DiT {t['dit']['steps']} steps ({t['dit']['seconds']:.0f} s) on one {t['dit']['hardware']} |
-| files | {size / 1e6:.1f} MB: the DiT's float16 weights stored once ({card['files']['ditWeights']}) for its float32 and int8 graphs, the VAE, the classifier; sha256 in card.json |
+| files | {size / 1e6:.1f} MB: the DiT's weights ({card['onnx']['weights']}), the VAE, the classifier; sha256 in card.json |
 | data | {card['data']['train']} training and {card['data']['heldout']} held-out images: {sources} |
 
 Quality ({q['samplesPerClass']} samples per class, {q['samplingSteps']} DDIM steps, measured by \
