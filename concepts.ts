@@ -18,6 +18,7 @@
  * @module
  */
 export {
+  add,
   checkTensor,
   concatBatch,
   dims,
@@ -26,6 +27,7 @@ export {
   sameShape,
   sliceBatch,
   splitChannels,
+  subtract,
   Tensor,
 } from "./lib/tensor.ts";
 export {

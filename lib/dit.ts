@@ -30,7 +30,7 @@ import { describeValue } from "./checks.ts";
 import { gelu, linear, silu } from "./nn.ts";
 import { patchify, unpatchify } from "./patchify.ts";
 import { sincosPosEmbed2d } from "./positional.ts";
-import { dims, Tensor } from "./tensor.ts";
+import { add, dims, Tensor } from "./tensor.ts";
 import { timestepEmbedding } from "./timestep.ts";
 
 /** A DiT's configuration in the reference's terms, camelCased: what a model card's `architecture` holds. */
@@ -526,13 +526,6 @@ function checkPosEmbed(ours: Tensor, stored: Tensor): void {
       }, feature ${at % D}; expected them equal to float32 precision (${POS_EMBED_TOLERANCE})`,
     );
   }
-}
-
-/** `a + b`, with b repeated over a's leading dimensions (as pos_embed `[T, D]` is added to every sample). */
-function add(a: Tensor, b: Tensor): Tensor {
-  const out = new Float32Array(a.size);
-  for (let i = 0; i < a.size; i++) out[i] = a.data[i] + b.data[i % b.size];
-  return new Tensor(out, a.shape);
 }
 
 /** The reference's `.chunk(k, dim=1)`: `[B, k·D]` → k tensors `[B, D]`, feature ranges in order. */

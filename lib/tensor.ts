@@ -327,6 +327,53 @@ export function maxRelativeDifference(a: Tensor, b: Tensor): number {
 }
 
 /**
+ * a + b, element by element. b may also be a's trailing dimensions, repeated over its leading ones (as
+ * `pos_embed` `[T, D]` is added to every sample's tokens `[B, T, D]`).
+ *
+ * @throws if b's shape is neither a's nor a's trailing dimensions.
+ *
+ * @example Positions added to two samples' tokens
+ * ```ts
+ * import { add, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const tokens = Tensor.from([1, 2, 3, 4], [2, 1, 2]); // [B, T, D]
+ * assert.deepEqual([...add(tokens, Tensor.from([10, 20], [1, 2])).data], [11, 22, 13, 24]);
+ * ```
+ */
+export function add(a: Tensor, b: Tensor): Tensor {
+  return elementwise(a, b, "add", (x, y) => x + y);
+}
+
+/**
+ * a − b, element by element, with b repeated over a's leading dimensions as in {@link add}: e.g. what one
+ * step changed, or how far two computations of the same tensor are apart.
+ *
+ * @throws if b's shape is neither a's nor a's trailing dimensions.
+ *
+ * @example
+ * ```ts
+ * import { subtract, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...subtract(Tensor.from([5, 7], [2]), Tensor.from([1, 2], [2])).data], [4, 5]);
+ * ```
+ */
+export function subtract(a: Tensor, b: Tensor): Tensor {
+  return elementwise(a, b, "subtract", (x, y) => x - y);
+}
+
+function elementwise(a: Tensor, b: Tensor, name: string, op: (x: number, y: number) => number): Tensor {
+  const trailing = a.shape.slice(a.shape.length - b.shape.length);
+  if (b.shape.length > a.shape.length || trailing.join() !== b.shape.join()) {
+    throw new Error(
+      `${name}: b has shape [${b.shape}]; expected a's shape [${a.shape}] or its trailing dimensions`,
+    );
+  }
+  const out = new Float32Array(a.size);
+  for (let i = 0; i < a.size; i++) out[i] = op(a.data[i], b.data[i % b.size]);
+  return new Tensor(out, a.shape);
+}
+
+/**
  * Stacks tensors of the same trailing shape along the first (batch) axis.
  *
  * @throws if the tensors disagree on any dimension but the first.

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import {
+  add,
   dims,
   maxDifference,
   maxRelativeDifference,
   sameShape,
   splitChannels,
+  subtract,
   Tensor,
 } from "../lib/tensor.ts";
 
@@ -88,4 +90,13 @@ Deno.test("maxDifference is max |a − b|; maxRelativeDifference divides it by m
     () => maxDifference(a, Tensor.zeros([1, 3])),
     /maxDifference: b: expected the shape of maxDifference: a/,
   );
+});
+
+Deno.test("add and subtract work element by element, repeating b over a's leading dimensions", () => {
+  const a = Tensor.from([1, 2, 3, 4, 5, 6], [3, 2]);
+  assert.deepEqual([...add(a, Tensor.from([10, 20], [2])).data], [11, 22, 13, 24, 15, 26]);
+  assert.deepEqual([...subtract(a, a).data], [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(subtract(a, Tensor.from([1, 1], [2])).shape, [3, 2]);
+  assert.throws(() => add(a, Tensor.from([1, 2, 3], [3])), /add: b has shape \[3\]; expected a's shape \[3,2\]/);
+  assert.throws(() => subtract(Tensor.from([1, 2], [2]), a), /subtract: b has shape \[3,2\]/);
 });
