@@ -40,7 +40,7 @@ async function labelsAt(name: string, precision: Precision): Promise<{ asked: nu
     },
   });
   for (let i = 0; i < asked.length; i += BATCH) {
-    const batch = sliceBatch(images!, i, Math.min(i + BATCH, asked.length));
+    const batch = sliceBatch(images, i, Math.min(i + BATCH, asked.length));
     const logits = fromOrtTensor((await classifier.run({ image: toOrtTensor(batch) })).logits);
     for (let j = 0; j < batch.shape[0]; j++) {
       const row = [...logits.data.subarray(j * K, (j + 1) * K)];
