@@ -97,6 +97,9 @@ Deno.test("add and subtract work element by element, repeating b over a's leadin
   assert.deepEqual([...add(a, Tensor.from([10, 20], [2])).data], [11, 22, 13, 24, 15, 26]);
   assert.deepEqual([...subtract(a, a).data], [0, 0, 0, 0, 0, 0]);
   assert.deepEqual(subtract(a, Tensor.from([1, 1], [2])).shape, [3, 2]);
-  assert.throws(() => add(a, Tensor.from([1, 2, 3], [3])), /add: b has shape \[3\]; expected a's shape \[3,2\]/);
+  assert.throws(
+    () => add(a, Tensor.from([1, 2, 3], [3])),
+    /add: b has shape \[3\]; expected a's shape \[3,2\]/,
+  );
   assert.throws(() => subtract(Tensor.from([1, 2], [2]), a), /subtract: b has shape \[3,2\]/);
 });
