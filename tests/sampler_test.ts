@@ -382,7 +382,7 @@ Deno.test("with a signal, an abort from a signal listener is seen within one ste
     while (performance.now() < end) { /* the network computing */ }
   };
   const syncInImmediate: DiTModel = {
-    forward: (x, t, y) => new Promise((resolve) => setImmediate(() => (busy(10), resolve(toy(x, t, y))))),
+    forward: (x, t, y) => new Promise((resolve) => setImmediate(() => (busy(20), resolve(toy(x, t, y))))),
   };
   for (let trial = 0; trial < 3; trial++) {
     const controller = new AbortController();
@@ -411,9 +411,11 @@ Deno.test("with a signal, an abort from a signal listener is seen within one ste
     } finally {
       Deno.removeSignalListener("SIGUSR1", listener);
     }
-    // the signal comes while step killedAt finishes; at most the next step may still run
+    // the signal comes while step killedAt finishes; the next step may still run, and on a loaded machine (tests
+    // in parallel on 2 cores) the OS may hand the signal to Deno's signal thread a step later still. The
+    // starvation this guards against was 9-28 steps late, or never.
     assert.ok(
-      lastStep - killedAt <= 1,
+      lastStep - killedAt <= 2,
       `trial ${trial}: signalled after step ${killedAt}, stopped after ${lastStep}`,
     );
   }
