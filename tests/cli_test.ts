@@ -296,7 +296,8 @@ Deno.test("Ctrl-C at any moment (startup, sampling, decoding, writing) exits 130
       "--model",
       "digits",
       "--n",
-      "24", // steps long enough (about 0.1 s) that the test's own reaction time stays under a step
+      "48", // steps long enough (about 0.2 s) that the test's own reaction time and the OS's delivery of the
+      // signal stay well under a step, also on a loaded machine (n = 24 was seen 4 steps late there)
       "--steps",
       "10", // a progress line per step
       "--gif", // decoding per frame, then the GIF
