@@ -4,7 +4,7 @@
  * ONNX Runtime and compared with PyTorch's float32 output; its int8 graph too, within the quantization error.
  */
 import assert from "node:assert/strict";
-import { checkSession, readCard } from "../lib/model/card.ts";
+import { checkSession, readDiTCard } from "../lib/model/card.ts";
 import { fromOrtTensor, ort, toOrtTensor } from "../lib/model/onnx.ts";
 import { Tensor } from "../lib/tensor.ts";
 import { pythonOrSkip, TORCH_INSTALL } from "../cli/python.ts";
@@ -22,7 +22,7 @@ Deno.test({
         .output();
       assert.ok(run.success, new TextDecoder().decode(run.stderr));
       const check = JSON.parse(await Deno.readTextFile(`${dir}/check.json`));
-      const card = readCard(`${dir}/model`);
+      const card = readDiTCard(`${dir}/model`);
       assert.equal(card.architecture.hiddenSize, 384);
       assert.equal(card.architecture.depth, 12);
       const session = await ort.InferenceSession.create(`${dir}/model/dit.onnx`);
