@@ -602,7 +602,10 @@ if (import.meta.main) {
     matmulPeak: { ...peaks, torchFp32: torchPeak },
     stepMs: steps,
     torchBestMs: torchBest,
-    flopsPerSample: { digits: forwardFlops(readDiTCard(`${MODELS_DIR}digits`)), emoji: forwardFlops(emojiCard) },
+    flopsPerSample: {
+      digits: forwardFlops(readDiTCard(`${MODELS_DIR}digits`)),
+      emoji: forwardFlops(emojiCard),
+    },
     profileEmojiN8: profiles,
     typescriptOverhead: overhead,
     coldStartSeconds: cold,

@@ -461,7 +461,16 @@ export function ditBlock(
     const attn = selfAttention(block.attn, modulate(layerNorm(x), shiftMsa, scaleMsa), numHeads);
     const h = gatedResidual(x, gateMsa, attn.output); // [B, T, D]
     const output = gatedResidual(h, gateMlp, mlp(block.mlp, modulate(layerNorm(h), shiftMlp, scaleMlp))); // [B, T, D]
-    return { shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp, attention: attn.probabilities, output };
+    return {
+      shiftMsa,
+      scaleMsa,
+      gateMsa,
+      shiftMlp,
+      scaleMlp,
+      gateMlp,
+      attention: attn.probabilities,
+      output,
+    };
   }
   const attn = selfAttention(block.attn, layerNorm(x), numHeads);
   let h = add(x, attn.output); // [B, T, D]

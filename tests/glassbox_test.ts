@@ -251,12 +251,17 @@ Deno.test("embed, ditBlock and finalLayer refuse inputs that do not fit, in one 
     /^Error: ditBlock: block\.adaLNModulation is missing; the "adaLN-Zero" design needs it$/,
   );
   assert.throws(
-    () => ditParameters(readOnnxWeights(`${dir}/dit.onnx`), { ...card.architecture, block: "adaln" as BlockDesign }),
+    () =>
+      ditParameters(readOnnxWeights(`${dir}/dit.onnx`), {
+        ...card.architecture,
+        block: "adaln" as BlockDesign,
+      }),
     /^Error: ditParameters: architecture\.block is "adaln" \(a string\); expected one of "in-context", "cross-attention", "adaLN", "adaLN-Zero"$/,
   );
   // the weights of one design are not another's
   assert.throws(
-    () => ditParameters(readOnnxWeights(`${dir}/dit.onnx`), { ...card.architecture, block: "cross-attention" }),
+    () =>
+      ditParameters(readOnnxWeights(`${dir}/dit.onnx`), { ...card.architecture, block: "cross-attention" }),
     /^Error: ditParameters: weight blocks\.0\.cross_attn\.q\.weight is missing; expected an initializer of that name/,
   );
   assert.throws(

@@ -325,7 +325,11 @@ function checkCard(card: ModelCard, path: string): void {
     if (levels.length === 0) fail("architecture.channelMult", "at least one level", levels);
     levels.forEach((m, i) => integer(`architecture.channelMult[${i}]`, m, 1, L.mlpRatio));
     if (inputSize % 2 ** (levels.length - 1) !== 0) {
-      fail("architecture.inputSize", `a multiple of ${2 ** (levels.length - 1)} (halved between levels)`, inputSize);
+      fail(
+        "architecture.inputSize",
+        `a multiple of ${2 ** (levels.length - 1)} (halved between levels)`,
+        inputSize,
+      );
     }
     integer("architecture.numResBlocks", a.numResBlocks, 1, L.depth);
     integer("architecture.embDim", a.embDim, 1, L.hiddenSize);
