@@ -2,11 +2,16 @@
  * models/recipes/export.py converts a reference-layout checkpoint to the toolkit's ONNX contract: here a
  * random DiT-S/2 (8×8 latent, 10 classes) made and exported by tests/reference/export_check.py, run in
  * ONNX Runtime and compared with PyTorch's float32 output; its int8 graph too, within the quantization error.
+ * And the block-design ablation's networks as it ships them (tests/reference/designs_check.py): a small random
+ * DiT of each design and a U-Net, ONNX Runtime against PyTorch, the glass box against ONNX Runtime.
  */
 import assert from "node:assert/strict";
 import { checkSession, readDiTCard } from "../lib/model/card.ts";
 import { fromOrtTensor, ort, toOrtTensor } from "../lib/model/onnx.ts";
-import { Tensor } from "../lib/tensor.ts";
+import { BLOCK_DESIGNS } from "../lib/dit.ts";
+import { loadGlassBox } from "../lib/model/glass_box.ts";
+import { loadDiT } from "../lib/pipeline.ts";
+import { maxRelativeDifference, Tensor } from "../lib/tensor.ts";
 import { pythonOrSkip, TORCH_INSTALL } from "../cli/python.ts";
 
 const python = pythonOrSkip("tests/export_test.ts", ["torch", "onnx"], TORCH_INSTALL);
@@ -51,6 +56,52 @@ Deno.test({
       );
       assert.ok(int8Diff > 0 && int8Diff / maxRef <= 0.05, `int8 vs PyTorch: ${int8Diff / maxRef}`);
       await int8.release();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "every block design and the U-Net export to ONNX that matches PyTorch within 1e-4; the glass box equals ONNX Runtime within 1e-6 for every design",
+  ignore: !python,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "dit-designs-" });
+    try {
+      const script = new URL("./reference/designs_check.py", import.meta.url).pathname;
+      const run = await new Deno.Command(python!, { args: [script, dir], stdout: "piped", stderr: "piped" })
+        .output();
+      assert.ok(run.success, new TextDecoder().decode(run.stderr));
+      const check = JSON.parse(await Deno.readTextFile(`${dir}/check.json`));
+      const x = Tensor.from(check.x.data, check.x.shape);
+      for (const name of [...BLOCK_DESIGNS, "UNet"]) {
+        const folder = `${dir}/${name}`;
+        await using model = await loadDiT(folder); // ONNX Runtime, through the pipeline the sampler uses
+        assert.equal(model.card.architecture.type, name === "UNet" ? "UNet" : "DiT");
+        const out = await model.forward(x, check.t, check.y);
+        const pytorch = Tensor.from(check.out[name].data, check.out[name].shape);
+        assert.ok(
+          pytorch.data.some((v) => Math.abs(v) > 0.1),
+          `${name}: the random network's output is not ~0`,
+        );
+        const error = maxRelativeDifference(out, pytorch);
+        assert.ok(error <= 1e-4, `${name}: ONNX Runtime vs PyTorch, max |diff| / max |out| = ${error}`);
+        if (name === "UNet") {
+          assert.throws(
+            () => loadGlassBox(folder),
+            /card\.json: architecture\.type is "UNet"; expected "DiT" here \(the glass box and the DiT tools read a DiT's shape; sample any network with loadDiT\)$/,
+          );
+          const { latents } = await model.sampleLatents({ classes: ["3"], steps: 2, guidanceScale: 4 });
+          assert.deepEqual(latents.shape, [1, 4, 8, 8]);
+          continue;
+        }
+        const box = loadGlassBox(folder);
+        assert.equal(box.parameters.design, name);
+        const glass = box.forward(x, check.t, check.y);
+        const glassError = maxRelativeDifference(glass, out);
+        assert.ok(glassError <= 1e-6, `${name}: glass box vs ONNX Runtime, ${glassError}`);
+      }
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -355,6 +355,8 @@ class UNet(nn.Module):
     def __init__(self, input_size=8, in_channels=4, model_channels=64, channel_mult=(1, 2), num_res_blocks=2,
                  emb_dim=128, class_dropout_prob=0.1, num_classes=10, learn_sigma=True):
         super().__init__()
+        self.input_size, self.model_channels, self.channel_mult = input_size, model_channels, tuple(channel_mult)
+        self.num_res_blocks, self.emb_dim = num_res_blocks, emb_dim
         if input_size % 2 ** (len(channel_mult) - 1):
             raise ValueError(f"input_size is {input_size}; expected a multiple of 2^{len(channel_mult) - 1} "
                              f"(one halving between each of the {len(channel_mult)} levels)")
