@@ -6,7 +6,7 @@
  * DiT of each design and a U-Net, ONNX Runtime against PyTorch, the glass box against ONNX Runtime.
  */
 import assert from "node:assert/strict";
-import { checkSession, readDiTCard } from "../lib/model/card.ts";
+import { checkSession, type DiTCardArchitecture, readDiTCard } from "../lib/model/card.ts";
 import { fromOrtTensor, ort, toOrtTensor } from "../lib/model/onnx.ts";
 import { BLOCK_DESIGNS } from "../lib/dit.ts";
 import { loadGlassBox } from "../lib/model/glass_box.ts";
@@ -98,6 +98,11 @@ Deno.test({
         }
         const box = loadGlassBox(folder);
         assert.equal(box.parameters.design, name);
+        const gflops = box.card.architecture.gflops!, counted = multiplyAdds(box.card.architecture) / 1e9;
+        assert.ok(
+          Math.abs(gflops - counted) <= 1e-5 * counted,
+          `${name}: the card's ${gflops} Gflops, counted ${counted}`,
+        );
         const glass = box.forward(x, check.t, check.y);
         const glassError = maxRelativeDifference(glass, out);
         assert.ok(glassError <= 1e-6, `${name}: glass box vs ONNX Runtime, ${glassError}`);
@@ -107,3 +112,29 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Multiply-adds of one forward pass of one sample of a DiT, written out from the paper's description of each
+ * design: the matrix multiplies and convolutions (as the paper counts Gflops), nothing else.
+ */
+function multiplyAdds(a: DiTCardArchitecture): number {
+  const {
+    inputSize,
+    patchSize: p,
+    inChannels: C,
+    hiddenSize: D,
+    depth,
+    mlpRatio,
+    frequencyEmbeddingSize: F,
+  } = a;
+  const T = (inputSize / p) ** 2, M = mlpRatio * D;
+  const S = a.block === "in-context" ? T + 2 : T; // the tokens the blocks see
+  const adaptive = a.block === "adaLN-Zero" || a.block === "adaLN";
+  const embed = T * p * p * C * D + F * D + D * D; // x_embedder, t_embedder's two Linears
+  let block = S * 3 * D * D + 2 * S * S * D + S * D * D + 2 * S * D * M; // qkv, q·kᵀ and A·v, proj, MLP
+  if (a.block === "adaLN-Zero") block += 6 * D * D;
+  if (a.block === "adaLN") block += 4 * D * D;
+  if (a.block === "cross-attention") block += T * D * D + 2 * 2 * D * D + 2 * T * 2 * D + T * D * D; // q, kv, attention, proj
+  const final = (adaptive ? 2 * D * D : 0) + T * D * p * p * 2 * C;
+  return embed + depth * block + final;
+}

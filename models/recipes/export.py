@@ -544,7 +544,7 @@ def architecture_of(model):
             "classDropoutProb": model.y_embedder.dropout_prob,
             "frequencyEmbeddingSize": model.t_embedder.frequency_embedding_size,
             "numClasses": model.y_embedder.num_classes, "parameters": sum(p.numel() for p in model.parameters()),
-            "gflops": round(forward_gflops(model, *dit_inputs(shape["inputSize"], model.in_channels)), 6)}
+            "gflops": float(f"{forward_gflops(model, *dit_inputs(shape['inputSize'], model.in_channels)):.6g}")}
 
 
 def export_trained(name, out):
@@ -566,6 +566,7 @@ def export_trained(name, out):
         round_to_float16(module)
         module.eval()
     int8 = round_to_int8(dit) if cfg.get("int8_weights") else None
+    architecture = architecture_of(dit)  # (before export_dit writes its layers as the fused kernels, uncounted)
     h = ckpt["dit"]["input_size"]
     g = torch.Generator().manual_seed(0)
     image = torch.rand(2, C, H, W, generator=g) * 2 - 1
@@ -594,7 +595,7 @@ def export_trained(name, out):
         "description": describe(name, meta),
         "files": {**DIT_FILES, "vaeEncoder": "vae_encoder.onnx", "vaeDecoder": "vae_decoder.onnx",
                   "classifier": "classifier.onnx"},
-        "architecture": architecture_of(dit),
+        "architecture": architecture,
         "classes": [{"id": i, "name": c} for i, c in enumerate(classes)],
         "nullClassId": len(classes),
         "diffusion": {"schedule": "linear", "numTimesteps": 1000, "prediction": "epsilon",
@@ -661,12 +662,12 @@ def export_network(model, out, name, description, float16=False, int8=None, late
     out.mkdir(parents=True, exist_ok=True)
     unet = isinstance(model, UNet)
     files = {"dit": UNET_FILE} if unet else dict(DIT_FILES)
+    a = architecture_of(model)  # (before export_dit writes the DiT's layers as the fused kernels, uncounted)
     with tempfile.TemporaryDirectory(dir=out) as staging:
         staging = pathlib.Path(staging)
         onnx_part = (export_unet(model, staging, float16, int8) if unet
                      else export_dit(model, staging, float16=float16, int8=int8))
         replace_files(staging, out, files.values())
-    a = architecture_of(model)
     card = {
         "name": name,
         "description": description,
