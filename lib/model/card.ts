@@ -289,7 +289,9 @@ function checkCard(card: ModelCard, path: string): void {
   if (Object.keys(files).length > L.files) {
     fail("files", `at most ${L.files} entries`, Object.keys(files).length);
   }
-  if (files.dit === undefined) fail("files.dit", "the DiT's ONNX file name", undefined);
+  if (files.dit === undefined) {
+    fail("files.dit", "the ONNX file name of the denoising network (the DiT, or the U-Net)", undefined);
+  }
   for (const [role, name] of Object.entries(files)) plainName(`files.${role}`, name);
   const sha256 = object("sha256", card.sha256);
   for (const [name, hash] of Object.entries(sha256)) {

@@ -182,7 +182,7 @@ def worker(args):
     diffusion = Diffusion(linear_betas(1000), device)
     pool, scale = len(prepared["labels"]), prepared["scale_factor"]
     say = lambda text: print(f"{name}: {text}", flush=True)
-    curve, losses = [], []
+    curve, losses, fit = [], [], None
 
     def point(step):
         start = time.time()
@@ -207,6 +207,8 @@ def worker(args):
             final_seconds = curve_max * (args.final_samples_per_class * (args.sampling_steps or FINAL["sampling_steps"])) / (
                 args.curve_samples_per_class * (args.sampling_steps or CURVE["sampling_steps"]))
             steps = fitted_steps(args.deadline - time.time(), per_step, curve_max, final_seconds, args.eval_every, step)
+            fit = {"msPerStep": round(timings[name]["perStep"] * 1000, 2), "slowestMsPerStep": round(per_step * 1000, 2),
+                   "slowestCurveSeconds": round(curve_max, 2), "steps": steps}
             say(f"the slowest run takes {per_step * 1000:.1f} ms a step and {curve_max:.1f} s a curve point: "
                 f"{steps} steps fit the time left")
         if steps is None and step == CALIBRATE[0]:
@@ -242,7 +244,8 @@ def worker(args):
     say(f"final, as shipped: {json.dumps(final)}")
     save_atomic(ema.state_dict(), out / "runs" / f"{name}.pt")
     result = {"arm": args.worker, "seed": args.seed, "steps": steps, "trainSeconds": round(trained, 1),
-              "curve": curve, "losses": losses, "final": final, "hardware": hardware(device)}
+              **({"fit": fit} if fit else {}), "curve": curve, "losses": losses, "final": final,
+              "hardware": hardware(device)}
     (out / "runs" / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
 
 
