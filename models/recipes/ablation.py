@@ -43,6 +43,7 @@ from diffusion import Diffusion, ddim_sample, linear_betas
 from evaluate import classify, frechet_distance
 from export import architecture_of, export_network, onnx_state_dict, round_to_float16, round_to_int8
 from models import VAE, Classifier, DiT, UNet
+from train import update_ema
 
 DIGITS = REPO / "models" / "digits"  # the shipped VAE and classifier, read from their ONNX files
 # The DiT arms: the digits DiT's shape (patch 1 on the 8×8 latent: 64 tokens, head width 64) at width 128, so
@@ -183,25 +184,28 @@ def worker(args):
     pool, scale = len(prepared["labels"]), prepared["scale_factor"]
     say = lambda text: print(f"{name}: {text}", flush=True)
     curve, losses, fit = [], [], None
+    ema_params, params = list(ema.parameters()), list(model.parameters())
+    trained = measuring = 0.0  # seconds spent training, and measuring after step 0
 
     def point(step):
+        nonlocal measuring
         start = time.time()
         row = {"step": step, "trainSeconds": round(trained, 1), **measure(ema, vae.decoder, classifier, prepared,
                                                                             args.curve_samples_per_class,
                                                                             args.sampling_steps or CURVE["sampling_steps"])}
         curve.append(row)
         say(json.dumps(row))
+        measuring += (time.time() - start) if step else 0
         return time.time() - start
 
     barrier(out, "ready", name, runs)
-    trained = 0.0
     curve_seconds = point(0)
-    steps, step, window = args.steps, 0, 0.0
+    steps, step, window = args.steps, 0, (0.0, 0.0)
     while steps is None or step < steps:
         if steps is None and step == CALIBRATE[1]:
             synchronize(device)
-            timings = barrier(out, "timed", name, runs, {"perStep": (time.time() - window) / (CALIBRATE[1] - CALIBRATE[0]),
-                                                          "curveSeconds": curve_seconds})
+            per_step = (time.time() - window[0] - (measuring - window[1])) / (CALIBRATE[1] - CALIBRATE[0])
+            timings = barrier(out, "timed", name, runs, {"perStep": per_step, "curveSeconds": curve_seconds})
             per_step = max(t["perStep"] for t in timings.values())
             curve_max = max(t["curveSeconds"] for t in timings.values())
             final_seconds = curve_max * (args.final_samples_per_class * (args.sampling_steps or FINAL["sampling_steps"])) / (
@@ -213,7 +217,7 @@ def worker(args):
                 f"{steps} steps fit the time left")
         if steps is None and step == CALIBRATE[0]:
             synchronize(device)
-            window = time.time()
+            window = (time.time(), measuring)  # (curve points inside the window are not steps)
         tick = time.time()
         for group in opt.param_groups:
             group["lr"] = TRAIN["lr"] * min(1.0, (step + 1) / TRAIN["warmup"])
@@ -226,10 +230,7 @@ def worker(args):
         loss.mean().backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        with torch.no_grad():
-            decay = min(TRAIN["ema"], (1 + step) / (10 + step))
-            for e, p in zip(ema.parameters(), model.parameters()):
-                e.lerp_(p, 1 - decay)
+        update_ema(ema_params, params, min(TRAIN["ema"], (1 + step) / (10 + step)))
         step += 1
         if step % 50 == 0 or step == steps:
             losses.append({"step": step, "mse": round(mse.mean().item(), 5), "vb": round(vb.mean().item(), 5)})
@@ -375,12 +376,12 @@ def main():
     start = time.time()
     out = pathlib.Path(args.out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    if args.export_only:
-        prepared = torch.load(out / "prepared.pt")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if args.export_only:  # (prepared.pt is 20 MB: made again where it did not travel with the runs)
+        prepared = torch.load(out / "prepared.pt") if (out / "prepared.pt").exists() else prepare(out, device)
     else:
         for stale in (out / "sync").glob("*/*.json"):
             stale.unlink()
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         prepared = prepare(out, device)
         print(f"prepared {prepared['data']['train']} training latents in {time.time() - start:.1f} s", flush=True)
         deadline = start + args.seconds - EXPORT_SECONDS
