@@ -49,8 +49,9 @@ export { sincosPosEmbed1d, sincosPosEmbed2d } from "./lib/positional.ts";
 export { timestepEmbedding } from "./lib/timestep.ts";
 export { gatedResidual, layerNorm, modulate } from "./lib/adaln.ts";
 export { gelu, linear, silu } from "./lib/nn.ts";
-export { attention, type AttentionResult } from "./lib/attention.ts";
+export { attention, type AttentionResult, crossAttention } from "./lib/attention.ts";
 export {
+  BLOCK_DESIGNS,
   type BlockDesign,
   type DiTArchitecture,
   ditBlock,

@@ -46,10 +46,15 @@ export {
 export {
   CARD_LIMITS,
   checkSession,
+  type DiTCard,
+  type DiTCardArchitecture,
   type ModelCard,
   type ModelFile,
   readCard,
+  readDiTCard,
   type SessionMetadata,
+  type TrainedNetwork,
+  type UNetArchitecture,
   type ValueMetadata,
   type ValueSpec,
 } from "./lib/model/card.ts";

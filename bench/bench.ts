@@ -19,7 +19,7 @@
  */
 import { findPython, TORCH_INSTALL } from "../cli/python.ts";
 import { type CpuInfo, cpuInfo, describeCpu } from "../lib/cpu.ts";
-import { type ModelCard, readCard } from "../lib/model/card.ts";
+import { type DiTCard, readCard, readDiTCard } from "../lib/model/card.ts";
 import onnxProto from "onnx-proto";
 import { ort, sessionOptions } from "../lib/model/onnx.ts";
 import {
@@ -46,7 +46,7 @@ const RESULTS_DIR = `${ROOT}bench/results`;
 export const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 /** FLOPs of one forward pass of one sample (multiply-adds count 2), from the card's architecture. */
-export function forwardFlops(card: ModelCard): number {
+export function forwardFlops(card: DiTCard): number {
   const { inputSize, patchSize: p, inChannels: C, hiddenSize: D, depth, mlpRatio, frequencyEmbeddingSize } =
     card.architecture;
   const T = (inputSize / p) ** 2, out = p * p * 2 * C;
@@ -416,7 +416,7 @@ if (import.meta.main) {
     }
   }
   for (const name of ["digits", "emoji"]) {
-    const card = readCard(`${MODELS_DIR}${name}`);
+    const card = readDiTCard(`${MODELS_DIR}${name}`);
     const fastestOf = (values: number[]) => Math.min(...values);
     const fastestRounds = (precision: Precision) =>
       Object.fromEntries(NS.map((n) => [n, fastestOf(rounds[name].map((r) => r[precision][n]))]));
@@ -473,7 +473,7 @@ if (import.meta.main) {
     `## Where the time goes: ONNX Runtime's profile of one emoji step at n = 8 (batch 16), the fastest of ${ROUNDS} profiled sessions\n`,
   );
   const profiles: Record<string, Awaited<ReturnType<typeof profileStep>>> = {};
-  const emojiCard = readCard(`${MODELS_DIR}emoji`);
+  const emojiCard = readDiTCard(`${MODELS_DIR}emoji`);
   const profileRounds: Record<string, Awaited<ReturnType<typeof profileStep>>[]> = { fp32: [], int8: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const precision of PRECISIONS) {
@@ -602,7 +602,10 @@ if (import.meta.main) {
     matmulPeak: { ...peaks, torchFp32: torchPeak },
     stepMs: steps,
     torchBestMs: torchBest,
-    flopsPerSample: { digits: forwardFlops(readCard(`${MODELS_DIR}digits`)), emoji: forwardFlops(emojiCard) },
+    flopsPerSample: {
+      digits: forwardFlops(readDiTCard(`${MODELS_DIR}digits`)),
+      emoji: forwardFlops(emojiCard),
+    },
     profileEmojiN8: profiles,
     typescriptOverhead: overhead,
     coldStartSeconds: cold,

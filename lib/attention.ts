@@ -1,12 +1,14 @@
 /**
- * Multi-head self-attention, the way every DiT block mixes information between
- * tokens (timm's `Attention`, as DiT uses it), returning the attention
- * probabilities too, so you can see which patches each patch looks at.
+ * Multi-head attention, the way every DiT block mixes information between tokens (timm's `Attention`, as
+ * DiT uses it), and the cross-attention a block of the paper's cross-attention design adds, where the image
+ * tokens look at other tokens (the timestep and label embeddings). Both return the attention probabilities
+ * too, so you can see where each patch looks.
  *
  * ```
- * q, k, v = split(x·W_qkvᵀ + b_qkv)                  one (q, k, v) per head
- * A_h     = softmax(q_h·k_hᵀ / √headDim)            [T, T], each row sums to 1
- * out     = concat_h(A_h·v_h)·W_projᵀ + b_proj
+ * self-attention:  q, k, v = split(x·W_qkvᵀ + b_qkv)              one (q, k, v) per head, all from x
+ * cross-attention: q = x·W_qᵀ + b_q;  k, v = split(context·W_kvᵀ + b_kv)
+ * A_h = softmax(q_h·k_hᵀ / √headDim)                              [T, S], each row sums to 1
+ * out = concat_h(A_h·v_h)·W_projᵀ + b_proj
  * ```
  *
  * @module
@@ -19,7 +21,10 @@ import { checkElements, describeValue, requireFinite } from "./checks.ts";
 export interface AttentionResult {
   /** The attention layer's output, `[B, T, D]`, after the output projection. */
   output: Tensor;
-  /** The attention probabilities `[B, heads, T, T]`: row i is how much token i takes from each token. */
+  /**
+   * The attention probabilities `[B, heads, T, S]`: row i is how much token i takes from each of the S tokens
+   * it attends to (S = T in self-attention).
+   */
   probabilities: Tensor;
 }
 
@@ -62,16 +67,7 @@ export function attention(
   numHeads: number,
 ): AttentionResult {
   const [B, T, D] = dims(x, 3, "attention: x", "[B, T, D]");
-  // (with D = 0 every count divides D: one head, then, so the probabilities' shape stays small)
-  if (
-    typeof numHeads !== "number" || !Number.isInteger(numHeads) || numHeads <= 0 ||
-    numHeads > Math.max(D, 1) ||
-    D % numHeads !== 0
-  ) {
-    throw new Error(
-      `attention: numHeads is ${describeValue(numHeads)}; expected a positive divisor of D = ${D}`,
-    );
-  }
+  checkHeads(numHeads, D, "attention");
   const [qkvOut] = dims(qkvWeight, 2, "attention: qkvWeight", `[3D, D] = [${3 * D}, ${D}]`);
   if (qkvOut !== 3 * D) {
     throw new Error(
@@ -82,49 +78,152 @@ export function attention(
     B * numHeads * T * T,
     `attention: the probabilities [B, heads, T, T] = [${B}, ${numHeads}, ${T}, ${T}]`,
   );
-  const qkv = linear(x, qkvWeight, qkvBias).data; // [B, T, 3D]; linear checks the rest of the shapes
+  const qkv = linear(x, qkvWeight, qkvBias); // [B, T, 3D]; linear checks the rest of the shapes
+  const parts = { q: { of: qkv, at: 0 }, k: { of: qkv, at: D }, v: { of: qkv, at: 2 * D } };
+  return multiHead(parts, x, numHeads, projWeight, projBias, "attention");
+}
+
+/**
+ * Multi-head cross-attention from tokens x `[B, T, D]` to other tokens, the context `[B, S, D]`: the queries
+ * come from x, the keys and values from the context. In the paper's cross-attention block the context is the
+ * timestep and label embeddings as two tokens, so each image token chooses how much of each to take. The
+ * weights are laid out as {@link attention}'s: `q` maps x to D features (head h's at `h·headDim`), `kv` maps
+ * the context to 2·D laid out `[2, heads, headDim]` (all of k, then all of v), `proj` maps the heads back to D.
+ *
+ * @param x the tokens that ask (queries), `[B, T, D]`.
+ * @param context the tokens that answer (keys and values), `[B, S, D]`.
+ * @param qWeight `[D, D]` (`cross_attn.q.weight`).
+ * @param qBias `[D]` (`cross_attn.q.bias`).
+ * @param kvWeight `[2D, D]` (`cross_attn.kv.weight`).
+ * @param kvBias `[2D]` (`cross_attn.kv.bias`).
+ * @param projWeight `[D, D]` (`cross_attn.proj.weight`).
+ * @param projBias `[D]` (`cross_attn.proj.bias`).
+ * @param numHeads the number of heads; must divide D.
+ * @throws as {@link attention}, naming the argument that does not fit, and if the context's batch or width is
+ *   not x's.
+ *
+ * @example With k = 0 every token takes the mean of the context's values; here two context tokens
+ * ```ts
+ * import { crossAttention, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const D = 2, identity = Tensor.from([1, 0, 0, 1], [D, D]), zeros = (n: number) => Tensor.zeros([n]);
+ * const kvWeight = Tensor.from([0, 0, 0, 0, 1, 0, 0, 1], [2 * D, D]); // k = 0, v = context
+ * const x = Tensor.from([1, 2, 3, 4, 5, 6], [1, 3, D]); // three tokens ask
+ * const context = Tensor.from([10, 0, 0, 20], [1, 2, D]); // two tokens answer
+ * const { output, probabilities } = crossAttention(x, context, identity, zeros(D), kvWeight, zeros(2 * D), identity, zeros(D), 1);
+ * assert.deepEqual(probabilities.shape, [1, 1, 3, 2]); // [B, heads, T, S]
+ * assert.deepEqual([...output.data], [5, 10, 5, 10, 5, 10]); // each token: the mean of the two values
+ * ```
+ */
+export function crossAttention(
+  x: Tensor,
+  context: Tensor,
+  qWeight: Tensor,
+  qBias: Tensor,
+  kvWeight: Tensor,
+  kvBias: Tensor,
+  projWeight: Tensor,
+  projBias: Tensor,
+  numHeads: number,
+): AttentionResult {
+  const [B, T, D] = dims(x, 3, "crossAttention: x", "[B, T, D]");
+  const [cB, S, cD] = dims(context, 3, "crossAttention: context", `[B, S, D] = [${B}, S, ${D}]`);
+  if (cB !== B || cD !== D) {
+    throw new Error(
+      `crossAttention: context: expected shape [B, S, D] = [${B}, S, ${D}] (x's batch and width), got [${context.shape}]`,
+    );
+  }
+  checkHeads(numHeads, D, "crossAttention");
+  for (const [name, weight, rows] of [["qWeight", qWeight, 1], ["kvWeight", kvWeight, 2]] as const) {
+    const expected = `[${rows === 1 ? "" : rows}D, D] = [${rows * D}, ${D}]`;
+    const [out, inp] = dims(weight, 2, `crossAttention: ${name}`, expected);
+    if (out !== rows * D || inp !== D) {
+      throw new Error(`crossAttention: ${name}: expected shape ${expected}, got [${weight.shape}]`);
+    }
+  }
+  checkElements(
+    B * numHeads * T * S,
+    `crossAttention: the probabilities [B, heads, T, S] = [${B}, ${numHeads}, ${T}, ${S}]`,
+  );
+  const q = linear(x, qWeight, qBias); // [B, T, D]
+  const kv = linear(context, kvWeight, kvBias); // [B, S, 2D]: all of k, then all of v
+  const parts = { q: { of: q, at: 0 }, k: { of: kv, at: 0 }, v: { of: kv, at: D } };
+  return multiHead(parts, x, numHeads, projWeight, projBias, "crossAttention");
+}
+
+/** Throws unless numHeads is a positive divisor of D (with D = 0: one head, so the probabilities stay small). */
+function checkHeads(numHeads: number, D: number, fn: string): void {
+  if (
+    typeof numHeads !== "number" || !Number.isInteger(numHeads) || numHeads <= 0 ||
+    numHeads > Math.max(D, 1) || D % numHeads !== 0
+  ) {
+    throw new Error(`${fn}: numHeads is ${describeValue(numHeads)}; expected a positive divisor of D = ${D}`);
+  }
+}
+
+/** D features of every row of a projection `[B, rows, ·]`, from feature `at` on: its q, its k or its v. */
+interface Part {
+  of: Tensor;
+  at: number;
+}
+
+/**
+ * softmax(q_h·k_hᵀ/√headDim)·v_h for every head, then `proj`: the queries from `parts.q` `[B, T, ·]`, the
+ * keys and values from `parts.k` and `parts.v` `[B, S, ·]` (self-attention reads all three from one qkv
+ * tensor); head h's part of each starts `h·headDim` after the part's own start.
+ */
+function multiHead(
+  parts: { q: Part; k: Part; v: Part },
+  x: Tensor,
+  numHeads: number,
+  projWeight: Tensor,
+  projBias: Tensor,
+  fn: string,
+): AttentionResult {
+  const { q, k, v } = parts;
+  const [B, T, D] = x.shape, S = k.of.shape[1];
+  const qRowSize = q.of.shape[2], kRowSize = k.of.shape[2], vRowSize = v.of.shape[2];
   const headDim = D / numHeads;
   const scale = headDim ** -0.5; // timm scales q by headDim^(−1/2) before q·kᵀ
-  const probabilities = new Float32Array(B * numHeads * T * T);
+  const probabilities = new Float32Array(B * numHeads * T * S);
   const heads = new Float32Array(B * T * D); // [B, T, heads·headDim]: the heads side by side
-  const q = new Float32Array(headDim);
-  const scores = new Float64Array(T);
+  const qh = new Float32Array(headDim);
+  const scores = new Float64Array(S);
   const mixed = new Float64Array(headDim);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < numHeads; h++) {
-      // where head h's q, k and v start within a token's 3D features
-      const qAt = h * headDim, kAt = D + h * headDim, vAt = 2 * D + h * headDim;
+      const hAt = h * headDim;
       for (let i = 0; i < T; i++) {
-        const qRow = (b * T + i) * 3 * D + qAt;
-        for (let e = 0; e < headDim; e++) q[e] = qkv[qRow + e] * scale; // (rounded to float32, as torch's q·scale)
+        const qRow = (b * T + i) * qRowSize + q.at + hAt;
+        for (let e = 0; e < headDim; e++) qh[e] = q.of.data[qRow + e] * scale; // (rounded to float32, as torch's q·scale)
         let max = -Infinity;
-        for (let j = 0; j < T; j++) {
-          const kRow = (b * T + j) * 3 * D + kAt;
+        for (let j = 0; j < S; j++) {
+          const kRow = (b * S + j) * kRowSize + k.at + hAt;
           let dot = 0;
-          for (let e = 0; e < headDim; e++) dot += q[e] * qkv[kRow + e];
+          for (let e = 0; e < headDim; e++) dot += qh[e] * k.of.data[kRow + e];
           scores[j] = dot;
           if (dot > max) max = dot;
         }
         // softmax, shifted by the row's max so exp cannot overflow
         let sum = 0;
-        for (let j = 0; j < T; j++) sum += scores[j] = Math.exp(scores[j] - max);
-        const pRow = ((b * numHeads + h) * T + i) * T;
-        for (let j = 0; j < T; j++) probabilities[pRow + j] = scores[j] / sum;
-        // A_h·v_h: token i's share of every token's v
+        for (let j = 0; j < S; j++) sum += scores[j] = Math.exp(scores[j] - max);
+        const pRow = ((b * numHeads + h) * T + i) * S;
+        for (let j = 0; j < S; j++) probabilities[pRow + j] = scores[j] / sum;
+        // A_h·v_h: token i's share of every attended token's v
         mixed.fill(0);
-        for (let j = 0; j < T; j++) {
-          const p = probabilities[pRow + j], vRow = (b * T + j) * 3 * D + vAt;
-          for (let e = 0; e < headDim; e++) mixed[e] += p * qkv[vRow + e];
+        for (let j = 0; j < S; j++) {
+          const p = probabilities[pRow + j], vRow = (b * S + j) * vRowSize + v.at + hAt;
+          for (let e = 0; e < headDim; e++) mixed[e] += p * v.of.data[vRow + e];
         }
-        heads.set(mixed, (b * T + i) * D + h * headDim);
+        heads.set(mixed, (b * T + i) * D + hAt);
       }
     }
   }
   // q, k and v are finite (linear checked them), so scores are, softmax's shift keeps exp finite, and each
   // head's mix is a convex combination of v; this only guards that reasoning
-  requireFinite("attention", probabilities, "softmax(q·kᵀ/√headDim)", { x: x.data });
+  requireFinite(fn, probabilities, "softmax(q·kᵀ/√headDim)", { x: x.data });
   return {
     output: linear(new Tensor(heads, [B, T, D]), projWeight, projBias),
-    probabilities: new Tensor(probabilities, [B, numHeads, T, T]),
+    probabilities: new Tensor(probabilities, [B, numHeads, T, S]),
   };
 }

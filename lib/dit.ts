@@ -11,8 +11,13 @@
  * x = unpatchify(x)                  [B, 2C, H, W]    ε̂, then the variance interpolation v
  * ```
  *
+ * That is the reference's DiT, whose blocks are adaLN-Zero blocks. The paper compares four ways for the
+ * blocks to take in t and y ({@link BlockDesign}); the card's `architecture.block` says which a model uses, and
+ * the same parts run all four.
+ *
  * Every part is made of the toolkit's concept functions (`patchify`, `sincosPosEmbed2d`, `timestepEmbedding`,
- * `layerNorm`, `modulate`, `attention`, `gatedResidual`, `unpatchify`), so running a trained model's weights
+ * `layerNorm`, `modulate`, `attention`, `crossAttention`, `gatedResidual`, `unpatchify`), so running a trained
+ * model's weights
  * through {@link ditForward} and getting ONNX Runtime's output (tests/glassbox_test.ts) proves that each
  * concept function is the one the model computes. The weights are checked and arranged once, by
  * {@link ditParameters}; the parts then only compute.
@@ -24,7 +29,7 @@
  *
  * @module
  */
-import { attention, type AttentionResult } from "./attention.ts";
+import { attention, type AttentionResult, crossAttention } from "./attention.ts";
 import { gatedResidual, layerNorm, modulate } from "./adaln.ts";
 import { describeValue } from "./checks.ts";
 import { gelu, linear, silu } from "./nn.ts";
@@ -55,16 +60,50 @@ export interface DiTArchitecture {
   frequencyEmbeddingSize: number;
   /** The classes; label `numClasses` is the null class. */
   numClasses: number;
+  /** How the blocks take in t and y ({@link BlockDesign}); `"adaLN-Zero"`, the reference's, when absent. */
+  block?: BlockDesign;
 }
 
 /**
- * How a block takes in the conditioning c: one of the designs of the paper's Figure 3. `"adaLN-Zero"`, the
- * paper's choice and the only one the reference implements: c regresses a shift and a scale for each
- * LayerNorm and a gate for each residual branch, from a Linear that starts at zero. (The others, in-context
- * tokens, cross-attention and adaLN without gates, are not built yet: each changes what c does to a branch,
- * not the branches, which is why the design is an argument of {@link ditBlock} rather than another block.)
+ * How a block takes in the timestep and the label: the four designs of the paper's Section 3.2 (its Figure 3),
+ * compared in its Figure 5. Each changes what the conditioning does to a block's branches, not the branches
+ * (self-attention, then an MLP, each a residual branch after a LayerNorm), which is why the design is an
+ * argument of {@link ditBlock} rather than another block:
+ *
+ * - `"adaLN-Zero"`, the paper's choice and the only one the reference implements: c = t-embedding +
+ *   y-embedding regresses a shift and a scale for each LayerNorm and a gate for each residual branch, from a
+ *   Linear that starts at zero, so every block starts as the identity;
+ * - `"adaLN"`: the shifts and scales only (no gates), from an ordinarily initialized Linear;
+ * - `"cross-attention"`: no modulation; after self-attention, a cross-attention layer ({@link crossAttention})
+ *   in which the image tokens attend to the t and y embeddings as two tokens (about 15% more Gflops);
+ * - `"in-context"`: no modulation and no extra layer: the t and y embeddings join the image tokens as two more
+ *   tokens, and leave after the last block; the blocks are a plain transformer's.
+ *
+ * The final layer follows the design: adaLN-modulated by c in the two adaLN designs, a plain LayerNorm and
+ * Linear in the two token designs, where t and y reach the output only through the tokens.
  */
-export type BlockDesign = "adaLN-Zero";
+export type BlockDesign = "adaLN-Zero" | "adaLN" | "cross-attention" | "in-context";
+
+/**
+ * Every {@link BlockDesign}, in the order of the paper's Figure 3.
+ *
+ * @example
+ * ```ts
+ * import { BLOCK_DESIGNS } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(BLOCK_DESIGNS, ["in-context", "cross-attention", "adaLN", "adaLN-Zero"]);
+ * ```
+ */
+export const BLOCK_DESIGNS: readonly BlockDesign[] = ["in-context", "cross-attention", "adaLN", "adaLN-Zero"];
+
+/** The modulation vectors c regresses per block in the two adaLN designs, in the order the reference chunks them. */
+const MODULATIONS = {
+  "adaLN-Zero": ["shiftMsa", "scaleMsa", "gateMsa", "shiftMlp", "scaleMlp", "gateMlp"],
+  "adaLN": ["shiftMsa", "scaleMsa", "shiftMlp", "scaleMlp"],
+} as const;
+
+/** How many conditioning tokens (t, y) the token designs use. */
+const CONDITIONING_TOKENS = 2;
 
 /** An `nn.Linear`'s parameters: `weight` `[out, in]` (PyTorch's layout) and `bias` `[out]`. */
 export interface LinearParameters {
@@ -74,20 +113,31 @@ export interface LinearParameters {
   bias: Tensor;
 }
 
-/** One block's parameters, named as the reference's `DiTBlock` (`blocks.i.attn.qkv.weight` → `attn.qkv.weight`). */
+/**
+ * One block's parameters, named as the reference's `DiTBlock` (`blocks.i.attn.qkv.weight` → `attn.qkv.weight`);
+ * which of the optional ones a block has depends on its design.
+ */
 export interface DiTBlockParameters {
-  /** c → the block's six modulation vectors, `[6D, D]`. */
-  adaLNModulation: LinearParameters;
+  /**
+   * c → the block's modulation vectors: `[6D, D]` in adaLN-Zero (shift, scale, gate of each branch), `[4D, D]`
+   * in adaLN (no gates); absent in the token designs.
+   */
+  adaLNModulation?: LinearParameters;
   /** Self-attention: `qkv` `[3D, D]`, `proj` `[D, D]`. */
   attn: { qkv: LinearParameters; proj: LinearParameters };
+  /**
+   * The cross-attention design's extra layer (`cross_attn`): `q` `[D, D]` of the image tokens, `kv` `[2D, D]`
+   * of the conditioning tokens, `proj` `[D, D]`; absent in the other designs.
+   */
+  crossAttn?: { q: LinearParameters; kv: LinearParameters; proj: LinearParameters };
   /** The MLP: `fc1` `[mlpRatio·D, D]`, GELU, `fc2` `[D, mlpRatio·D]`. */
   mlp: { fc1: LinearParameters; fc2: LinearParameters };
 }
 
 /** The final layer's parameters, named as the reference's `FinalLayer`. */
 export interface FinalLayerParameters {
-  /** c → shift and scale, `[2D, D]`. */
-  adaLNModulation: LinearParameters;
+  /** c → shift and scale, `[2D, D]`; absent in the token designs, whose final LayerNorm is not modulated. */
+  adaLNModulation?: LinearParameters;
   /** Each token → its patch of the output, `[p·p·2C, D]`. */
   linear: LinearParameters;
 }
@@ -96,7 +146,7 @@ export interface FinalLayerParameters {
 export interface DiTParameters {
   /** The configuration they were checked against. */
   architecture: DiTArchitecture;
-  /** How every block takes in c; the reference's DiT is adaLN-Zero throughout. */
+  /** How every block takes in t and y: the architecture's `block`; the reference's DiT is adaLN-Zero throughout. */
   design: BlockDesign;
   /**
    * `x_embedder`: its convolution with kernel = stride = p, as the one linear map it applies to each patch,
@@ -121,21 +171,26 @@ const POS_EMBED_TOLERANCE = 1e-6;
 /**
  * Checks a DiT's weights against its architecture and arranges them as the reference's modules. The weights
  * are looked up by the reference's PyTorch parameter names (`blocks.3.attn.qkv.weight`), as `readOnnxWeights`
- * returns them from our `dit.onnx` files.
+ * returns them from our `dit.onnx` files; the cross-attention design's extra layer by the recipe's names for it
+ * (`blocks.3.cross_attn.q.weight`, `…cross_attn.kv…`, `…cross_attn.proj…`).
  *
  * @param weights parameters by PyTorch name.
- * @param architecture the model card's `architecture`.
+ * @param architecture the model card's `architecture`; its `block` (default `"adaLN-Zero"`) says which
+ *   weights a block has.
  * @throws naming the weight, if one is missing or has a shape the architecture does not imply, or if the
- *   stored `pos_embed` is not `sincosPosEmbed2d`'s table.
+ *   stored `pos_embed` is not `sincosPosEmbed2d`'s table; naming the design, if `block` is not one of
+ *   {@link BLOCK_DESIGNS}.
  *
  * @example The digits model's six blocks
  * ```ts
- * import { ditParameters, readCard, readOnnxWeights } from "@dit/toolkit";
+ * import { ditParameters, loadGlassBox } from "@dit/toolkit";
  * import assert from "node:assert/strict";
- * const dir = new URL("../models/digits", import.meta.url).pathname;
- * const dit = ditParameters(readOnnxWeights(`${dir}/dit.onnx`), readCard(dir).architecture);
+ * const { card, weights } = loadGlassBox(new URL("../models/digits", import.meta.url).pathname);
+ * const dit = ditParameters(weights, card.architecture);
+ * assert.equal(dit.design, "adaLN-Zero"); // the card names no block: the reference's
  * assert.equal(dit.blocks.length, 6);
  * assert.deepEqual(dit.blocks[0].attn.qkv.weight.shape, [576, 192]); // [3D, D]
+ * assert.deepEqual(dit.blocks[0].adaLNModulation?.weight.shape, [1152, 192]); // [6D, D]
  * assert.deepEqual(dit.xEmbedder.weight.shape, [192, 4]); // [D, p·p·C]: p = 1
  * ```
  */
@@ -153,7 +208,9 @@ export function ditParameters(
     learnSigma,
     frequencyEmbeddingSize,
     numClasses,
+    block: design = "adaLN-Zero",
   } = architecture;
+  checkDesign(design, "ditParameters: architecture.block");
   const grid = inputSize / p, T = grid * grid;
   const outChannels = learnSigma ? 2 * C : C;
   const mlpHidden = Math.trunc(D * mlpRatio); // the reference's int(hidden_size * mlp_ratio)
@@ -173,11 +230,25 @@ export function ditParameters(
     weight: param(`${name}.weight`, [outDim, inDim]),
     bias: param(`${name}.bias`, [outDim]),
   });
+  const adaptive = design === "adaLN-Zero" || design === "adaLN";
+  const block = (i: number): DiTBlockParameters => ({
+    ...(adaptive &&
+      { adaLNModulation: dense(`blocks.${i}.adaLN_modulation.1`, MODULATIONS[design].length * D, D) }),
+    attn: { qkv: dense(`blocks.${i}.attn.qkv`, 3 * D, D), proj: dense(`blocks.${i}.attn.proj`, D, D) },
+    ...(design === "cross-attention" && {
+      crossAttn: {
+        q: dense(`blocks.${i}.cross_attn.q`, D, D),
+        kv: dense(`blocks.${i}.cross_attn.kv`, 2 * D, D),
+        proj: dense(`blocks.${i}.cross_attn.proj`, D, D),
+      },
+    }),
+    mlp: { fc1: dense(`blocks.${i}.mlp.fc1`, mlpHidden, D), fc2: dense(`blocks.${i}.mlp.fc2`, D, mlpHidden) },
+  });
   const posEmbed = sincosPosEmbed2d(D, grid);
   checkPosEmbed(posEmbed, param("pos_embed", [1, T, D]));
   return {
     architecture,
-    design: "adaLN-Zero",
+    design,
     xEmbedder: {
       weight: patchEmbeddingWeight(param("x_embedder.proj.weight", [D, C, p, p])),
       bias: param("x_embedder.proj.bias", [D]),
@@ -187,38 +258,40 @@ export function ditParameters(
       mlp: [dense("t_embedder.mlp.0", D, frequencyEmbeddingSize), dense("t_embedder.mlp.2", D, D)],
     },
     yEmbedder: { embeddingTable: param("y_embedder.embedding_table.weight", [numClasses + 1, D]) },
-    blocks: Array.from({ length: depth }, (_, i) => ({
-      adaLNModulation: dense(`blocks.${i}.adaLN_modulation.1`, 6 * D, D),
-      attn: { qkv: dense(`blocks.${i}.attn.qkv`, 3 * D, D), proj: dense(`blocks.${i}.attn.proj`, D, D) },
-      mlp: {
-        fc1: dense(`blocks.${i}.mlp.fc1`, mlpHidden, D),
-        fc2: dense(`blocks.${i}.mlp.fc2`, D, mlpHidden),
-      },
-    })),
+    blocks: Array.from({ length: depth }, (_, i) => block(i)),
     finalLayer: {
-      adaLNModulation: dense("final_layer.adaLN_modulation.1", 2 * D, D),
+      ...(adaptive && { adaLNModulation: dense("final_layer.adaLN_modulation.1", 2 * D, D) }),
       linear: dense("final_layer.linear", p * p * outChannels, D),
     },
   };
 }
 
-/** What {@link embed} computed: the tokens the first block reads, and the conditioning c. */
+/** What {@link embed} computed: the tokens the first block reads, and the conditioning. */
 export interface Embedded {
   /** `x_embedder(x)`: one token of D features per patch, `[B, T, D]`. */
   patchTokens: Tensor;
-  /** The patch tokens plus `pos_embed`: the first block's input, `[B, T, D]`. */
+  /**
+   * The first block's input: the patch tokens plus `pos_embed`, `[B, T, D]`; in the in-context design followed
+   * by the two conditioning tokens, `[B, T + 2, D]`.
+   */
   tokens: Tensor;
   /** `t_embedder(t)`, `[B, D]`. */
   tEmbedding: Tensor;
   /** `y_embedder(y)`: each label's row of the embedding table, `[B, D]`. */
   yEmbedding: Tensor;
-  /** The conditioning c = tEmbedding + yEmbedding, `[B, D]`. */
+  /** The conditioning c = tEmbedding + yEmbedding, `[B, D]`: what the adaLN designs regress their modulation from. */
   c: Tensor;
+  /**
+   * tEmbedding and yEmbedding as two tokens, `[B, 2, D]`: what the in-context design appends to the image
+   * tokens, and what the cross-attention design's image tokens attend to.
+   */
+  conditioningTokens: Tensor;
 }
 
 /**
  * The DiT's inputs as the blocks take them: the noisy latent x_t cut into tokens with their positions added,
- * and the timestep and label summed into the conditioning c.
+ * and the timestep and label embedded, summed into the conditioning c and set side by side as two tokens (in
+ * the in-context design, appended to the image tokens).
  *
  * @param dit the model's parameters ({@link ditParameters}).
  * @param x noisy latents x_t, `[B, C, H, W]` as the architecture says.
@@ -228,10 +301,9 @@ export interface Embedded {
  *
  * @example c is the sum of the timestep's and the label's embeddings
  * ```ts
- * import { ditParameters, embed, readCard, readOnnxWeights, SeededRandom } from "@dit/toolkit";
+ * import { embed, loadGlassBox, SeededRandom } from "@dit/toolkit";
  * import assert from "node:assert/strict";
- * const dir = new URL("../models/digits", import.meta.url).pathname;
- * const dit = ditParameters(readOnnxWeights(`${dir}/dit.onnx`), readCard(dir).architecture);
+ * const dit = loadGlassBox(new URL("../models/digits", import.meta.url).pathname).parameters;
  * const { tokens, tEmbedding, yEmbedding, c } = embed(dit, new SeededRandom(0).randn([1, 4, 8, 8]), [500], [3]);
  * assert.deepEqual(tokens.shape, [1, 64, 192]); // 8×8 patches of 1×1, D = 192
  * assert.equal(c.at(0, 7), Math.fround(tEmbedding.at(0, 7) + yEmbedding.at(0, 7)));
@@ -257,32 +329,46 @@ export function embed(dit: DiTParameters, x: Tensor, t: ArrayLike<number>, y: Ar
   const tEmbedding = dense(mlp2, silu(dense(mlp0, timestepEmbedding(t, frequencyEmbeddingSize)))); // [B, D]
   const yEmbedding = labelEmbedding(dit.yEmbedder.embeddingTable, y, numClasses); // [B, D]
   const c = add(tEmbedding, yEmbedding); // [B, D]
-  return { patchTokens, tokens, tEmbedding, yEmbedding, c };
+  const conditioningTokens = concatTokens([tEmbedding, yEmbedding]); // [B, 2, D]
+  return {
+    patchTokens,
+    tokens: dit.design === "in-context" ? concatTokens([tokens, conditioningTokens]) : tokens, // [B, T (+ 2), D]
+    tEmbedding,
+    yEmbedding,
+    c,
+    conditioningTokens,
+  };
 }
 
-/** What one block computed (names as in the reference's `DiTBlock.forward`, camelCased). */
+/**
+ * What one block computed (names as in the reference's `DiTBlock.forward`, camelCased). The modulation
+ * vectors are there in the adaLN designs, the gates in adaLN-Zero only, the cross-attention probabilities in
+ * the cross-attention design only.
+ */
 export interface DiTBlockIntermediates {
   /** Shift of the attention branch's modulation, `[B, D]`. */
-  shiftMsa: Tensor;
+  shiftMsa?: Tensor;
   /** Scale of the attention branch's modulation, `[B, D]`. */
-  scaleMsa: Tensor;
+  scaleMsa?: Tensor;
   /** Gate of the attention branch's residual, `[B, D]`. */
-  gateMsa: Tensor;
+  gateMsa?: Tensor;
   /** Shift of the MLP branch's modulation, `[B, D]`. */
-  shiftMlp: Tensor;
+  shiftMlp?: Tensor;
   /** Scale of the MLP branch's modulation, `[B, D]`. */
-  scaleMlp: Tensor;
+  scaleMlp?: Tensor;
   /** Gate of the MLP branch's residual, `[B, D]`. */
-  gateMlp: Tensor;
-  /** The attention probabilities, `[B, heads, T, T]`: row i is where token i looks. */
+  gateMlp?: Tensor;
+  /** The self-attention probabilities, `[B, heads, T, T]`: row i is where token i looks. */
   attention: Tensor;
+  /** The cross-attention probabilities, `[B, heads, T, 2]`: how much each token takes from t and from y. */
+  crossAttention?: Tensor;
   /** The tokens after the block, `[B, T, D]`. */
   output: Tensor;
 }
 
 /**
- * One DiT block on tokens x with conditioning c: self-attention, then an MLP, each a residual branch whose
- * input and output the conditioning shapes as the block's design says. adaLN-Zero, the reference's
+ * One DiT block on tokens x: self-attention, then an MLP, each a residual branch after a LayerNorm, with the
+ * conditioning entering as the block's design says ({@link BlockDesign}). adaLN-Zero, the reference's
  * `DiTBlock.forward`:
  *
  * ```
@@ -291,14 +377,25 @@ export interface DiTBlockIntermediates {
  * x = x + gate_mlp · MLP(modulate(norm2(x), shift_mlp, scale_mlp))                        [B, T, D]
  * ```
  *
- * @param design how c enters the block ({@link BlockDesign}).
- * @param block the block's parameters (one of {@link DiTParameters}' `blocks`).
- * @param x tokens, `[B, T, D]`.
- * @param c the conditioning, `[B, D]`.
- * @param numHeads attention heads; must divide D.
- * @throws if the design is not one built, or x, c or a weight does not fit the others (naming it).
+ * adaLN is the same without the gates (four vectors). The token designs have no modulation:
  *
- * @example With its modulation zeroed, as at the start of training, a block is the identity
+ * ```
+ * x = x + Attention(norm1(x))                                  [B, T, D]
+ * x = x + CrossAttention(norm_cross(x), c)    cross-attention only; c = [t, y] tokens, [B, 2, D]
+ * x = x + MLP(norm2(x))                                        [B, T, D]
+ * ```
+ *
+ * @param design how t and y enter the block ({@link BlockDesign}).
+ * @param block the block's parameters (one of {@link DiTParameters}' `blocks`), as the design has them.
+ * @param x tokens, `[B, T, D]` (in-context: the image tokens followed by the two conditioning tokens).
+ * @param c the conditioning: c `[B, D]` in the adaLN designs; the conditioning tokens `[B, 2, D]` (embed's
+ *   `conditioningTokens`) in the cross-attention design; not read in the in-context design, whose t and y ride
+ *   in x.
+ * @param numHeads attention heads; must divide D.
+ * @throws if the design is not one of {@link BLOCK_DESIGNS}, the block lacks a layer the design needs, or x,
+ *   c or a weight does not fit the others (naming it).
+ *
+ * @example With its modulation zeroed, as at the start of training, an adaLN-Zero block is the identity
  * ```ts
  * import { type DiTBlockParameters, ditBlock, SeededRandom, Tensor } from "@dit/toolkit";
  * import assert from "node:assert/strict";
@@ -314,6 +411,23 @@ export interface DiTBlockIntermediates {
  * assert.deepEqual(inside.output, x); // both gates are 0
  * assert.deepEqual(inside.attention.shape, [2, 2, 5, 5]); // yet attention looked: [B, heads, T, T]
  * ```
+ *
+ * @example A cross-attention block: each token chooses between the t and the y token
+ * ```ts
+ * import { type DiTBlockParameters, ditBlock, SeededRandom } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const D = 8, random = new SeededRandom(1);
+ * const dense = (out: number, inp: number) => ({ weight: random.randn([out, inp]), bias: random.randn([out]) });
+ * const block: DiTBlockParameters = {
+ *   attn: { qkv: dense(3 * D, D), proj: dense(D, D) },
+ *   crossAttn: { q: dense(D, D), kv: dense(2 * D, D), proj: dense(D, D) },
+ *   mlp: { fc1: dense(4 * D, D), fc2: dense(D, 4 * D) },
+ * };
+ * const tokens = random.randn([1, 5, D]), conditioningTokens = random.randn([1, 2, D]); // [t, y]
+ * const inside = ditBlock("cross-attention", block, tokens, conditioningTokens, 2);
+ * assert.deepEqual(inside.crossAttention?.shape, [1, 2, 5, 2]); // [B, heads, T, 2]
+ * assert.equal(inside.gateMsa, undefined); // no modulation in this design
+ * ```
  */
 export function ditBlock(
   design: BlockDesign,
@@ -322,27 +436,75 @@ export function ditBlock(
   c: Tensor,
   numHeads: number,
 ): DiTBlockIntermediates {
-  if (design !== "adaLN-Zero") {
-    throw new Error(
-      `ditBlock: design is ${describeValue(design)}; expected "adaLN-Zero" (the only one built)`,
-    );
-  }
+  checkDesign(design, "ditBlock: design");
   const [B, , D] = dims(x, 3, "ditBlock: x", "[B, T, D]");
-  checkConditioning(c, "ditBlock", B, D);
-  const modulation = chunk(dense(block.adaLNModulation, silu(c)), 6); // six [B, D]
-  const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = modulation;
-  const attn = selfAttention(block.attn, modulate(layerNorm(x), shiftMsa, scaleMsa), numHeads);
-  const h = gatedResidual(x, gateMsa, attn.output); // [B, T, D]
-  const output = gatedResidual(h, gateMlp, mlp(block.mlp, modulate(layerNorm(h), shiftMlp, scaleMlp))); // [B, T, D]
-  return { shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp, attention: attn.probabilities, output };
+  if (design === "adaLN-Zero" || design === "adaLN") {
+    checkConditioning(c, "ditBlock", B, D);
+    const names = MODULATIONS[design];
+    const modulation = layer(block.adaLNModulation, design, "adaLNModulation");
+    if (modulation.weight.shape[0] !== names.length * D) {
+      throw new Error(
+        `ditBlock: block.adaLNModulation.weight: expected shape [${names.length}D, D] = [${
+          names.length * D
+        }, ${D}] for "${design}" (${names.join(", ")}), got [${modulation.weight.shape}]`,
+      );
+    }
+    const vectors = chunk(dense(modulation, silu(c)), names.length); // four or six [B, D]
+    if (design === "adaLN") {
+      const [shiftMsa, scaleMsa, shiftMlp, scaleMlp] = vectors;
+      const attn = selfAttention(block.attn, modulate(layerNorm(x), shiftMsa, scaleMsa), numHeads);
+      const h = add(x, attn.output); // [B, T, D]
+      const output = add(h, mlp(block.mlp, modulate(layerNorm(h), shiftMlp, scaleMlp))); // [B, T, D]
+      return { shiftMsa, scaleMsa, shiftMlp, scaleMlp, attention: attn.probabilities, output };
+    }
+    const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = vectors;
+    const attn = selfAttention(block.attn, modulate(layerNorm(x), shiftMsa, scaleMsa), numHeads);
+    const h = gatedResidual(x, gateMsa, attn.output); // [B, T, D]
+    const output = gatedResidual(h, gateMlp, mlp(block.mlp, modulate(layerNorm(h), shiftMlp, scaleMlp))); // [B, T, D]
+    return {
+      shiftMsa,
+      scaleMsa,
+      gateMsa,
+      shiftMlp,
+      scaleMlp,
+      gateMlp,
+      attention: attn.probabilities,
+      output,
+    };
+  }
+  const attn = selfAttention(block.attn, layerNorm(x), numHeads);
+  let h = add(x, attn.output); // [B, T, D]
+  let cross: AttentionResult | undefined;
+  if (design === "cross-attention") {
+    const layout = `[B, 2, D] = [${B}, 2, ${D}] (embed's conditioningTokens)`;
+    const [cB, S, cD] = dims(c, 3, "ditBlock: c", layout);
+    if (cB !== B || S !== CONDITIONING_TOKENS || cD !== D) {
+      throw new Error(`ditBlock: c: expected shape ${layout}, got [${c.shape}]`);
+    }
+    const { q, kv, proj } = layer(block.crossAttn, design, "crossAttn");
+    cross = crossAttention(
+      layerNorm(h),
+      c,
+      q.weight,
+      q.bias,
+      kv.weight,
+      kv.bias,
+      proj.weight,
+      proj.bias,
+      numHeads,
+    );
+    h = add(h, cross.output); // [B, T, D]
+  }
+  const output = add(h, mlp(block.mlp, layerNorm(h))); // [B, T, D]
+  return { attention: attn.probabilities, ...(cross && { crossAttention: cross.probabilities }), output };
 }
 
 /** What the final layer computed. */
 export interface FinalLayerIntermediates {
-  /** The modulation's shift, `[B, D]`. */
-  shift: Tensor;
-  /** The modulation's scale, `[B, D]`. */
-  scale: Tensor;
+  /** The modulation's shift, `[B, D]` (adaLN designs). */
+  shift?: Tensor;
+  /** The modulation's scale, `[B, D]` (adaLN designs). */
+  scale?: Tensor;
   /** Each token's patch of the output [ε̂ | v], `[B, T, p·p·2C]`. */
   output: Tensor;
 }
@@ -352,21 +514,23 @@ export interface FinalLayerIntermediates {
  * p×p patch of the output.
  *
  * ```
- * shift, scale = adaLN_modulation(c)            two [B, D]
+ * shift, scale = adaLN_modulation(c)                 two [B, D]
  * x = linear(modulate(norm_final(x), shift, scale))  [B, T, p·p·2C]
  * ```
  *
+ * In the token designs (in-context, cross-attention) the layer has no `adaLNModulation` and computes
+ * `linear(norm_final(x))`: t and y reach the output only through the tokens, and c is not read.
+ *
  * @param layer the parameters ({@link DiTParameters}' `finalLayer`).
- * @param x the last block's tokens, `[B, T, D]`.
+ * @param x the last block's image tokens, `[B, T, D]`.
  * @param c the conditioning, `[B, D]`.
  * @throws if x, c or a weight does not fit the others (naming it).
  *
  * @example The digits model's last tokens, each to its 1×1 patch of [ε̂ | v]: 8 numbers
  * ```ts
- * import { ditParameters, finalLayer, readCard, readOnnxWeights, SeededRandom } from "@dit/toolkit";
+ * import { finalLayer, loadGlassBox, SeededRandom } from "@dit/toolkit";
  * import assert from "node:assert/strict";
- * const dir = new URL("../models/digits", import.meta.url).pathname;
- * const dit = ditParameters(readOnnxWeights(`${dir}/dit.onnx`), readCard(dir).architecture);
+ * const dit = loadGlassBox(new URL("../models/digits", import.meta.url).pathname).parameters;
  * const random = new SeededRandom(0);
  * const { output } = finalLayer(dit.finalLayer, random.randn([1, 64, 192]), random.randn([1, 192]));
  * assert.deepEqual(output.shape, [1, 64, 8]); // [B, T, p·p·2C]
@@ -374,6 +538,7 @@ export interface FinalLayerIntermediates {
  */
 export function finalLayer(layer: FinalLayerParameters, x: Tensor, c: Tensor): FinalLayerIntermediates {
   const [B, , D] = dims(x, 3, "finalLayer: x", "[B, T, D]");
+  if (!layer.adaLNModulation) return { output: dense(layer.linear, layerNorm(x)) }; // [B, T, p·p·2C]
   checkConditioning(c, "finalLayer", B, D);
   const [shift, scale] = chunk(dense(layer.adaLNModulation, silu(c)), 2); // two [B, D]
   const output = dense(layer.linear, modulate(layerNorm(x), shift, scale)); // [B, T, p·p·2C]
@@ -384,10 +549,10 @@ export function finalLayer(layer: FinalLayerParameters, x: Tensor, c: Tensor): F
 export interface DiTIntermediates extends Embedded {
   /** What each block computed, in order. */
   blocks: DiTBlockIntermediates[];
-  /** `final_layer`'s shift, `[B, D]`. */
-  finalShift: Tensor;
-  /** `final_layer`'s scale, `[B, D]`. */
-  finalScale: Tensor;
+  /** `final_layer`'s shift, `[B, D]` (adaLN designs). */
+  finalShift?: Tensor;
+  /** `final_layer`'s scale, `[B, D]` (adaLN designs). */
+  finalScale?: Tensor;
   /** `final_layer`'s output: each token's patch of [ε̂ | v], `[B, T, p·p·2C]`. */
   finalTokens: Tensor;
   /** The model's output [ε̂ | v], `[B, 2C, H, W]`: the noise prediction, then the variance interpolation. */
@@ -406,6 +571,10 @@ export interface DiTIntermediates extends Embedded {
  * x = unpatchify(x)                  [B, 2C, H, W]
  * ```
  *
+ * with the blocks of the model's design ({@link BlockDesign}): in-context blocks run on the image tokens and
+ * the two conditioning tokens, which leave before the final layer; cross-attention blocks get the
+ * conditioning tokens as c.
+ *
  * @param dit the model's parameters ({@link ditParameters}).
  * @param x noisy latents x_t, `[B, C, H, W]`.
  * @param t one timestep per sample.
@@ -414,10 +583,9 @@ export interface DiTIntermediates extends Embedded {
  *
  * @example Look inside the digits model on pure noise at t = 999, asking for a 3
  * ```ts
- * import { ditForward, ditParameters, readCard, readOnnxWeights, SeededRandom } from "@dit/toolkit";
+ * import { ditForward, loadGlassBox, SeededRandom } from "@dit/toolkit";
  * import assert from "node:assert/strict";
- * const dir = new URL("../models/digits", import.meta.url).pathname;
- * const dit = ditParameters(readOnnxWeights(`${dir}/dit.onnx`), readCard(dir).architecture);
+ * const dit = loadGlassBox(new URL("../models/digits", import.meta.url).pathname).parameters;
  * const inside = ditForward(dit, new SeededRandom(0).randn([1, 4, 8, 8]), [999], [3]);
  * assert.deepEqual(inside.out.shape, [1, 8, 8, 8]); // [ε̂ | v]
  * assert.equal(inside.blocks.length, 6);
@@ -431,21 +599,22 @@ export function ditForward(
   y: ArrayLike<number>,
 ): DiTIntermediates {
   const { patchSize: p, inChannels: C, learnSigma, numHeads } = dit.architecture;
-  const embedded = embed(dit, x, t, y); // tokens [B, T, D], c [B, D]
+  const embedded = embed(dit, x, t, y); // tokens [B, T (+ 2), D], c [B, D], conditioningTokens [B, 2, D]
+  const c = dit.design === "cross-attention" ? embedded.conditioningTokens : embedded.c;
   const blocks: DiTBlockIntermediates[] = [];
   let tokens = embedded.tokens;
   for (const block of dit.blocks) {
-    const inside = ditBlock(dit.design, block, tokens, embedded.c, numHeads);
+    const inside = ditBlock(dit.design, block, tokens, c, numHeads);
     blocks.push(inside);
-    tokens = inside.output; // [B, T, D]
+    tokens = inside.output; // [B, T (+ 2), D]
   }
+  if (dit.design === "in-context") tokens = withoutLastTokens(tokens, CONDITIONING_TOKENS); // [B, T, D]
   const final = finalLayer(dit.finalLayer, tokens, embedded.c); // [B, T, p·p·2C]
   const out = unpatchify(final.output, p, learnSigma ? 2 * C : C); // [B, 2C, H, W]
   return {
     ...embedded,
     blocks,
-    finalShift: final.shift,
-    finalScale: final.scale,
+    ...(final.shift && { finalShift: final.shift, finalScale: final.scale }),
     finalTokens: final.output,
     out,
   };
@@ -536,4 +705,44 @@ function chunk(m: Tensor, k: number): Tensor[] {
     for (let b = 0; b < B; b++) part.set(m.data.subarray(b * kD + j * D, b * kD + (j + 1) * D), b * D);
     return new Tensor(part, [B, D]);
   });
+}
+
+/** Throws unless `design` is one of {@link BLOCK_DESIGNS}, naming `what`. */
+function checkDesign(design: unknown, what: string): asserts design is BlockDesign {
+  if (!BLOCK_DESIGNS.includes(design as BlockDesign)) {
+    throw new Error(
+      `${what} is ${describeValue(design)}; expected one of ${BLOCK_DESIGNS.map((d) => `"${d}"`).join(", ")}`,
+    );
+  }
+}
+
+/** A layer a block design needs, or an error naming it. */
+function layer<L>(value: L | undefined, design: BlockDesign, name: string): L {
+  if (!value) {
+    throw new Error(`ditBlock: block.${name} is missing; the "${design}" design needs it`);
+  }
+  return value;
+}
+
+/** Tensors `[B, Tᵢ, D]` side by side along the tokens → `[B, ΣTᵢ, D]` (tokens `[B, D]` count as one). */
+function concatTokens(parts: Tensor[]): Tensor {
+  const B = parts[0].shape[0], D = parts[0].shape[parts[0].shape.length - 1];
+  const counts = parts.map((part) => part.size / (B * D)), T = counts.reduce((a, b) => a + b);
+  const out = new Float32Array(B * T * D);
+  for (let b = 0, at = 0; b < B; b++) {
+    for (const [i, part] of parts.entries()) {
+      const size = counts[i] * D;
+      out.set(part.data.subarray(b * size, (b + 1) * size), at);
+      at += size;
+    }
+  }
+  return new Tensor(out, [B, T, D]);
+}
+
+/** `[B, T + n, D]` → `[B, T, D]`: the in-context design's conditioning tokens leave after the last block. */
+function withoutLastTokens(x: Tensor, n: number): Tensor {
+  const [B, Tn, D] = x.shape, T = Tn - n;
+  const out = new Float32Array(B * T * D);
+  for (let b = 0; b < B; b++) out.set(x.data.subarray(b * Tn * D, (b * Tn + T) * D), b * T * D);
+  return new Tensor(out, [B, T, D]);
 }

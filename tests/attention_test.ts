@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { attention } from "../lib/attention.ts";
+import { attention, crossAttention } from "../lib/attention.ts";
 import { SeededRandom } from "../lib/random.ts";
 import { Tensor } from "../lib/tensor.ts";
-import { assertAllClose } from "./assert.ts";
+import { assertAllClose, assertRelativeError } from "./assert.ts";
+import { CONCEPT_TOLERANCE, reference, tensor } from "./fixtures.ts";
 
 /** Random weights for attention over D features. */
 function weights(random: SeededRandom, D: number) {
@@ -149,5 +150,85 @@ Deno.test("attention rejects what does not fit, naming the argument", () => {
   assert.throws(
     () => attention(x, w.qkvWeight, w.qkvBias, w.projWeight, Tensor.zeros([5]), 2),
     /linear: bias/,
+  );
+});
+
+Deno.test("crossAttention equals the PyTorch restatement (fixtures: B=2, T=5 image tokens, S=2 context tokens, 2 heads)", () => {
+  const r = reference.crossAttention;
+  const { output, probabilities } = crossAttention(
+    tensor(r.x),
+    tensor(r.context),
+    tensor(r["q.weight"]),
+    tensor(r["q.bias"]),
+    tensor(r["kv.weight"]),
+    tensor(r["kv.bias"]),
+    tensor(r["proj.weight"]),
+    tensor(r["proj.bias"]),
+    r.numHeads,
+  );
+  assert.deepEqual(probabilities.shape, [2, 2, 5, 2]); // [B, heads, T, S]
+  assertRelativeError(probabilities, tensor(r.probabilities), CONCEPT_TOLERANCE, "probabilities");
+  assertRelativeError(output, tensor(r.output), CONCEPT_TOLERANCE, "output");
+});
+
+Deno.test("crossAttention with the tokens as their own context is self-attention with qkv = [q; kv]", () => {
+  const random = new SeededRandom(9);
+  const x = random.randn([2, 4, 6]), w = weights(random, 6);
+  const self = attention(x, w.qkvWeight, w.qkvBias, w.projWeight, w.projBias, 3);
+  // qkv's rows are q's, then k's and v's: the same numbers split into cross-attention's q and kv
+  const D = 6,
+    rows = (t: Tensor, from: number, to: number) =>
+      new Tensor(t.data.slice(from * D, to * D), [to - from, D]);
+  const cross = crossAttention(
+    x,
+    x,
+    rows(w.qkvWeight, 0, D),
+    new Tensor(w.qkvBias.data.slice(0, D), [D]),
+    rows(w.qkvWeight, D, 3 * D),
+    new Tensor(w.qkvBias.data.slice(D), [2 * D]),
+    w.projWeight,
+    w.projBias,
+    3,
+  );
+  assert.deepEqual(cross.probabilities, self.probabilities);
+  assert.deepEqual(cross.output, self.output);
+});
+
+Deno.test("crossAttention rejects what does not fit, naming the argument", () => {
+  const random = new SeededRandom(0);
+  const x = random.randn([1, 4, 6]), context = random.randn([1, 2, 6]);
+  const q = random.randn([6, 6]), kv = random.randn([12, 6]), bias = (n: number) => Tensor.zeros([n]);
+  const call = (over: Partial<Record<"x" | "context" | "q" | "kv", Tensor>>, heads = 2) =>
+    crossAttention(
+      over.x ?? x,
+      over.context ?? context,
+      over.q ?? q,
+      bias(6),
+      over.kv ?? kv,
+      bias(12),
+      q,
+      bias(6),
+      heads,
+    );
+  assert.deepEqual(call({}).probabilities.shape, [1, 2, 4, 2]);
+  assert.throws(
+    () => call({ context: random.randn([2, 2, 6]) }),
+    /^Error: crossAttention: context: expected shape \[B, S, D\] = \[1, S, 6\] \(x's batch and width\), got \[2,2,6\]$/,
+  );
+  assert.throws(
+    () => call({ context: random.randn([1, 6]) }),
+    /^Error: crossAttention: context: expected shape \[B, S, D\] = \[1, S, 6\]/,
+  );
+  assert.throws(
+    () => call({ kv: random.randn([6, 6]) }),
+    /^Error: crossAttention: kvWeight: expected shape \[2D, D\] = \[12, 6\], got \[6,6\]$/,
+  );
+  assert.throws(
+    () => call({ q: random.randn([6, 4]) }),
+    /^Error: crossAttention: qWeight: expected shape \[D, D\] = \[6, 6\], got \[6,4\]$/,
+  );
+  assert.throws(
+    () => call({}, 4),
+    /^Error: crossAttention: numHeads is 4; expected a positive divisor of D = 6$/,
   );
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { checkSession, readCard } from "../lib/model/card.ts";
+import { checkSession, readCard, readDiTCard } from "../lib/model/card.ts";
 
 const DIGITS = new URL("../models/digits", import.meta.url).pathname;
 
@@ -14,7 +14,10 @@ function withCard(edit: (card: Record<string, unknown>) => void): string {
 Deno.test("readCard names the field that is missing or inconsistent", () => {
   // deno-lint-ignore no-explicit-any
   const cases: [(card: any) => void, RegExp][] = [
-    [(c) => delete c.files.dit, /files\.dit is undefined; expected the DiT's ONNX file name/],
+    [
+      (c) => delete c.files.dit,
+      /files\.dit is undefined; expected the ONNX file name of the denoising network \(the DiT, or the U-Net\)$/,
+    ],
     [(c) => (c.architecture.hiddenSize = 0), /architecture\.hiddenSize is 0; expected a positive integer/],
     [
       (c) => (c.architecture.patchSize = 3),
@@ -234,4 +237,98 @@ Deno.test("checkSession compares names, types and shapes with the card", () => {
       }),
     /input t is float32 \[B\]; the card expects int64 \[B\]/,
   );
+});
+
+/** A U-Net card (as export.py writes one for the block-design ablation's fifth arm) from the digits card. */
+function unetCard(c: Record<string, unknown>): void {
+  c.files = { dit: "unet.onnx" };
+  c.architecture = {
+    type: "UNet",
+    inputSize: 8,
+    inChannels: 4,
+    modelChannels: 64,
+    channelMult: [1, 1],
+    numResBlocks: 4,
+    embDim: 128,
+    learnSigma: true,
+    classDropoutProb: 0.1,
+    frequencyEmbeddingSize: 256,
+    numClasses: 10,
+    parameters: 2231624,
+    gflops: 0.0770703,
+  };
+  c.onnx = {
+    opset: 17,
+    "unet.onnx": {
+      inputs: [
+        { name: "x", type: "float32", shape: ["B", 4, 8, 8] },
+        { name: "t", type: "int64", shape: ["B"] },
+        { name: "y", type: "int64", shape: ["B"] },
+      ],
+      outputs: [{ name: "out", type: "float32", shape: ["B", 8, 8, 8] }],
+    },
+  };
+}
+
+Deno.test("readCard takes a DiT of any block design (adaLN-Zero when the card names none) and a U-Net", () => {
+  for (const block of ["in-context", "cross-attention", "adaLN", "adaLN-Zero"]) {
+    const dir = withCard((c) => void ((c.architecture as Record<string, unknown>).block = block));
+    try {
+      const card = readCard(dir);
+      assert.ok(card.architecture.type === "DiT" && card.architecture.block === block);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  }
+  assert.equal(readDiTCard(DIGITS).architecture.block, undefined); // a card from before: the reference's design
+  const dir = withCard(unetCard);
+  try {
+    const card = readCard(dir);
+    assert.equal(card.architecture.type, "UNet");
+    assert.throws(
+      () => readDiTCard(dir),
+      /^Error: .*card\.json: architecture\.type is "UNet"; expected "DiT" here \(the glass box and the DiT tools read a DiT's shape; sample any network with loadDiT\)$/,
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("readCard refuses a design or a U-Net shape it does not know, in one line naming the field", () => {
+  // deno-lint-ignore no-explicit-any
+  const cases: [(card: any) => void, RegExp][] = [
+    [
+      (c) => (c.architecture.block = "adaln"),
+      /architecture\.block is "adaln"; expected "in-context" or "cross-attention" or "adaLN" or "adaLN-Zero"$/,
+    ],
+    [
+      (c) => (c.architecture.type = "Transformer"),
+      /architecture\.type is "Transformer"; expected "DiT" or "UNet"$/,
+    ],
+    [(c) => (c.architecture.gflops = -1), /architecture\.gflops is -1; expected a number from 0 to 1000000$/],
+    [(c) => {
+      unetCard(c);
+      c.architecture.channelMult = [];
+    }, /architecture\.channelMult is \[\]; expected at least one level$/],
+    [(c) => {
+      unetCard(c);
+      c.architecture.channelMult = [1, 2, 2, 2, 2]; // 8×8 halved four times
+    }, /architecture\.inputSize is 8; expected a multiple of 16 \(halved between levels\)$/],
+    [(c) => {
+      unetCard(c);
+      c.architecture.numResBlocks = 0;
+    }, /architecture\.numResBlocks is 0; expected a positive integer up to 1024$/],
+    [(c) => {
+      unetCard(c);
+      delete c.onnx["unet.onnx"];
+    }, /onnx\["unet\.onnx"\] \(the inputs and outputs of files\.dit\) is undefined; expected an object$/],
+  ];
+  for (const [edit, message] of cases) {
+    const dir = withCard(edit);
+    try {
+      assert.throws(() => readCard(dir), message);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  }
 });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createDiffusion } from "../lib/diffusion.ts";
 import {
+  type BlockDesign,
   ditBlock,
   type DiTIntermediates,
   type DiTParameters,
@@ -13,7 +14,7 @@ import {
   embed,
   finalLayer,
 } from "../lib/dit.ts";
-import { type ModelCard, readCard } from "../lib/model/card.ts";
+import { type DiTCardArchitecture, readDiTCard } from "../lib/model/card.ts";
 import { loadGlassBox } from "../lib/model/glass_box.ts";
 import { fromOrtTensor, ort, toOrtTensor } from "../lib/model/onnx.ts";
 import { readOnnxWeights } from "../lib/model/weights.ts";
@@ -69,7 +70,7 @@ for (const name of ["digits", "emoji"]) {
 /** The intermediates have the shapes the architecture implies and mean what they say. */
 function checkIntermediates(
   glass: DiTIntermediates,
-  a: ModelCard["architecture"],
+  a: DiTCardArchitecture,
   dit: DiTParameters,
 ): void {
   const B = 2, D = a.hiddenSize, T = (a.inputSize / a.patchSize) ** 2;
@@ -80,7 +81,7 @@ function checkIntermediates(
     assert.equal(glass.tokens.data[i], Math.fround(glass.patchTokens.data[i] + pos[i % (T * D)]));
   }
   for (const v of [glass.tEmbedding, glass.yEmbedding, glass.c, glass.finalShift, glass.finalScale]) {
-    assert.deepEqual(v.shape, [B, D]);
+    assert.deepEqual(v?.shape, [B, D]);
   }
   // sample 1 asked for the null class: its label embedding is the table's last row
   assert.deepEqual(
@@ -99,7 +100,7 @@ function checkIntermediates(
         block.gateMlp,
       ]
     ) {
-      assert.deepEqual(gate.shape, [B, D], `block ${i}`);
+      assert.deepEqual(gate?.shape, [B, D], `block ${i}`);
     }
     assert.deepEqual(block.output.shape, [B, T, D]);
     assert.deepEqual(block.attention.shape, [B, a.numHeads, T, T]);
@@ -109,7 +110,7 @@ function checkIntermediates(
     }
   }
   // a trained adaLN-Zero model has opened its gates
-  assert.ok(glass.blocks[0].gateMsa.data.some((g) => Math.abs(g) > 1e-3));
+  assert.ok(glass.blocks[0].gateMsa!.data.some((g) => Math.abs(g) > 1e-3));
   assert.deepEqual(glass.finalTokens.shape, [B, T, a.patchSize ** 2 * 2 * a.inChannels]);
   assert.deepEqual(glass.out.shape, [B, 2 * a.inChannels, a.inputSize, a.inputSize]);
 }
@@ -149,7 +150,7 @@ Deno.test("the glass box is a DiTModel: sampleLoop on it gives ONNX Runtime's la
 
 Deno.test("x_embedder as linear(patchify(x), permuted kernel) equals the strided convolution", () => {
   const dir = `${MODELS}emoji`; // p = 2: the permutation matters only when a patch has several pixels
-  const card = readCard(dir), weights = readOnnxWeights(`${dir}/dit.onnx`);
+  const card = readDiTCard(dir), weights = readOnnxWeights(`${dir}/dit.onnx`);
   const { patchSize: p, inChannels: C, hiddenSize: D, inputSize: S } = card.architecture;
   const x = new SeededRandom(3).randn([1, C, S, S]);
   const { patchTokens } = embed(ditParameters(weights, card.architecture), x, [10], [0]);
@@ -174,7 +175,7 @@ Deno.test("x_embedder as linear(patchify(x), permuted kernel) equals the strided
 
 Deno.test("ditParameters refuses weights that do not fit the architecture, once, naming the weight", () => {
   const dir = `${MODELS}digits`;
-  const card = readCard(dir), weights = readOnnxWeights(`${dir}/dit.onnx`);
+  const card = readDiTCard(dir), weights = readOnnxWeights(`${dir}/dit.onnx`);
   // pos_embed with its two halves (column, row) swapped is no longer sincosPosEmbed2d's table
   const pos = weights.get("pos_embed")!,
     D = card.architecture.hiddenSize,
@@ -208,7 +209,7 @@ Deno.test("ditParameters refuses weights that do not fit the architecture, once,
 
 Deno.test("embed, ditBlock and finalLayer refuse inputs that do not fit, in one line naming what and what fits", () => {
   const dir = `${MODELS}digits`;
-  const card = readCard(dir);
+  const card = readDiTCard(dir);
   const dit = ditParameters(readOnnxWeights(`${dir}/dit.onnx`), card.architecture);
   const x = new SeededRandom(0).randn([1, 4, 8, 8]);
   assert.throws(
@@ -225,11 +226,43 @@ Deno.test("embed, ditBlock and finalLayer refuse inputs that do not fit, in one 
     /^Error: embed: x: expected shape \[B, C, H, W\] = \[B, 4, 8, 8\], got \[1,4,16,16\]$/,
   );
   // the null class (10) is a valid label
-  const { tokens, c } = embed(dit, x, [0], [10]);
+  const { tokens, c, conditioningTokens } = embed(dit, x, [0], [10]);
   assert.deepEqual(tokens.shape, [1, 64, 192]);
   assert.throws(
-    () => ditBlock("in-context" as "adaLN-Zero", dit.blocks[0], tokens, c, 3),
-    /^Error: ditBlock: design is "in-context" \(a string\); expected "adaLN-Zero" \(the only one built\)$/,
+    () => ditBlock("cross attention" as BlockDesign, dit.blocks[0], tokens, c, 3),
+    /^Error: ditBlock: design is "cross attention" \(a string\); expected one of "in-context", "cross-attention", "adaLN", "adaLN-Zero"$/,
+  );
+  // an adaLN-Zero block run as another design lacks that design's layer, or has the wrong modulation
+  assert.throws(
+    () => ditBlock("cross-attention", dit.blocks[0], tokens, conditioningTokens, 3),
+    /^Error: ditBlock: block\.crossAttn is missing; the "cross-attention" design needs it$/,
+  );
+  assert.throws(
+    () => ditBlock("cross-attention", dit.blocks[0], tokens, c, 3),
+    /^Error: ditBlock: c: expected shape \[B, 2, D\] = \[1, 2, 192\] \(embed's conditioningTokens\), got \[1,192\]$/,
+  );
+  assert.throws(
+    () => ditBlock("adaLN", dit.blocks[0], tokens, c, 3),
+    /^Error: ditBlock: block\.adaLNModulation\.weight: expected shape \[4D, D\] = \[768, 192\] for "adaLN" \(shiftMsa, scaleMsa, shiftMlp, scaleMlp\), got \[1152,192\]$/,
+  );
+  const { adaLNModulation: _, ...unmodulated } = dit.blocks[0];
+  assert.throws(
+    () => ditBlock("adaLN-Zero", unmodulated, tokens, c, 3),
+    /^Error: ditBlock: block\.adaLNModulation is missing; the "adaLN-Zero" design needs it$/,
+  );
+  assert.throws(
+    () =>
+      ditParameters(readOnnxWeights(`${dir}/dit.onnx`), {
+        ...card.architecture,
+        block: "adaln" as BlockDesign,
+      }),
+    /^Error: ditParameters: architecture\.block is "adaln" \(a string\); expected one of "in-context", "cross-attention", "adaLN", "adaLN-Zero"$/,
+  );
+  // the weights of one design are not another's
+  assert.throws(
+    () =>
+      ditParameters(readOnnxWeights(`${dir}/dit.onnx`), { ...card.architecture, block: "cross-attention" }),
+    /^Error: ditParameters: weight blocks\.0\.cross_attn\.q\.weight is missing; expected an initializer of that name/,
   );
   assert.throws(
     () => ditBlock("adaLN-Zero", dit.blocks[0], tokens, Tensor.zeros([2, 192]), 3),

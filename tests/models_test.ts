@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { checkSession, type ModelCard, type ModelFile, readCard } from "../lib/model/card.ts";
+import { checkSession, type ModelCard, type ModelFile, readCard, readDiTCard } from "../lib/model/card.ts";
 import { fromOrtTensor, ort, toOrtTensor } from "../lib/model/onnx.ts";
 import { readOnnxWeights } from "../lib/model/weights.ts";
 import { INT16_MAX, quantizeWeights } from "../lib/quantize.ts";
@@ -133,7 +133,7 @@ for (const name of SHIPPED) {
   });
 
   Deno.test(`${name}: the int8 weights are 7-bit, so no CPU's 16-bit pair sum can overflow`, () => {
-    const card = readCard(dir);
+    const card = readDiTCard(dir);
     const graph = readOnnxWeights(`${dir}/${card.files.ditInt8}`); // its scales, and the shared weights
     // the layers DynamicQuantizeMatMul computes, each with a zero point (an int8-stored model also keeps the
     // timestep MLP and adaLN weights as int8, computed in float32)

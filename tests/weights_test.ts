@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
-import { readCard } from "../lib/model/card.ts";
+import { readDiTCard } from "../lib/model/card.ts";
 import { readOnnxWeights } from "../lib/model/weights.ts";
 
 const { onnx } = onnxProto;
@@ -26,7 +26,7 @@ function littleEndian16(values: number[]): Uint8Array {
 }
 
 Deno.test("every initializer of the digits dit.onnx decodes, with the shape its PyTorch parameter has", () => {
-  const card = readCard(DIGITS);
+  const card = readDiTCard(DIGITS);
   const { hiddenSize: D, depth, patchSize: p, inChannels: C, numClasses, inputSize } = card.architecture;
   const weights = readOnnxWeights(`${DIGITS}/dit.onnx`);
   const T = (inputSize / p) ** 2, F = card.architecture.frequencyEmbeddingSize;

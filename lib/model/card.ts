@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { DiTArchitecture } from "../dit.ts";
+import { BLOCK_DESIGNS, type DiTArchitecture } from "../dit.ts";
 import type { ScheduleName } from "../schedule.ts";
 import { type SamplerName, SAMPLERS } from "../sampler.ts";
 import {
@@ -30,9 +30,10 @@ export interface ValueSpec {
 }
 
 /**
- * The ONNX files a card can name, by role: the DiT in float32 (`dit`) and with int8 matrix multiplies
- * (`ditInt8`, optional), both reading the weights in `files.ditWeights`; the VAE's two halves; the classifier
- * the quality is measured with.
+ * The ONNX files a card can name, by role: the denoising network in float32 (`dit`: the DiT, or the U-Net of
+ * a card whose `architecture.type` is `"UNet"`) and with int8 matrix multiplies (`ditInt8`, optional), both
+ * reading the weights in `files.ditWeights` where it names one; the VAE's two halves; the classifier the
+ * quality is measured with.
  */
 export type ModelFile = "dit" | "ditInt8" | "vaeEncoder" | "vaeDecoder" | "classifier";
 
@@ -48,8 +49,11 @@ export interface ModelCard {
   sha256: Record<string, string>;
   /** Optional size in bytes of files in `files`, checked before hashing. */
   bytes?: Record<string, number>;
-  /** The DiT's configuration, in the reference's terms (camelCased), with how it was trained and its size. */
-  architecture: DiTArchitecture & { type: "DiT"; classDropoutProb: number; parameters: number };
+  /**
+   * The network's configuration, with how it was trained and its size: a DiT's in the reference's terms
+   * (camelCased), or a U-Net's ({@link UNetArchitecture}); `type` says which.
+   */
+  architecture: DiTCardArchitecture | UNetArchitecture;
   /** The class ids and names the DiT was trained on. */
   classes: { id: number; name: string }[];
   /** The label of the null class (classifier-free guidance's unconditional half). */
@@ -76,6 +80,53 @@ export interface ModelCard {
   quality?: Record<string, unknown>;
 }
 
+/** What a card records of every network besides its shape: how it was trained, its size and its cost. */
+export interface TrainedNetwork {
+  /** The probability with which a training label was replaced by the null class (for guidance). */
+  classDropoutProb: number;
+  /** Its parameter count. */
+  parameters: number;
+  /**
+   * Gflops of one forward pass of one sample, counted as the paper counts them: a multiply-add is one flop
+   * (recipes/gflops.py; DiT-XL/2 is 118.6 by this count). Recorded by the recipe since issue 15.
+   */
+  gflops?: number;
+}
+
+/** A DiT card's `architecture`: {@link DiTArchitecture} (its `block` defaults to `"adaLN-Zero"`). */
+export type DiTCardArchitecture = DiTArchitecture & TrainedNetwork & { type: "DiT" };
+
+/** A card whose network is a DiT. */
+export type DiTCard = ModelCard & { architecture: DiTCardArchitecture };
+
+/**
+ * A U-Net card's `architecture`: the convolutional backbone DiT replaced (ADM / latent diffusion's kind, made
+ * by recipes/models.py's `UNet`), with the same contract as a DiT: x_t, t, y → [ε̂ | v]. The toolkit samples it
+ * through ONNX Runtime (`loadDiT`); the glass box runs DiTs only.
+ */
+export interface UNetArchitecture extends TrainedNetwork {
+  /** Which network: a U-Net. */
+  type: "UNet";
+  /** The latent's height and width, H = W. */
+  inputSize: number;
+  /** The latent's channels C. */
+  inChannels: number;
+  /** The channels of the first level. */
+  modelChannels: number;
+  /** Each level's channels over `modelChannels`; each level but the last halves the resolution. */
+  channelMult: number[];
+  /** Residual blocks a level on the way down (one more on the way up). */
+  numResBlocks: number;
+  /** The width of the timestep and label embeddings added in every residual block. */
+  embDim: number;
+  /** The width of the timestep's sinusoids, fed to the timestep MLP. */
+  frequencyEmbeddingSize: number;
+  /** Whether the output holds the variance interpolation v after ε̂ (2C channels rather than C). */
+  learnSigma: boolean;
+  /** The classes; label `numClasses` is the null class. */
+  numClasses: number;
+}
+
 /**
  * The bounds {@link readCard} holds a card to, so that a hostile or mistaken card is refused with a named
  * field before anything is allocated from it. Each is far above what the toolkit's models need (digits:
@@ -99,6 +150,10 @@ export const CARD_LIMITS = {
   depth: 1024,
   /** The MLP's width over the hidden size. */
   mlpRatio: 64,
+  /** A U-Net's levels (`channelMult` entries), and the multiple of `modelChannels` one may have. */
+  unetLevels: 8,
+  /** Gflops of one forward pass of one sample (DiT-XL/2 at 512×512: 525). */
+  gflops: 1e6,
   /** Diffusion training timesteps. */
   numTimesteps: 10_000,
   /** The latent scale factor's range. */
@@ -149,6 +204,31 @@ export function readCard(folder: string): ModelCard {
   }
   checkCard(card, path);
   return card;
+}
+
+/**
+ * Reads and checks `<folder>/card.json` as {@link readCard} does, and requires its network to be a DiT (of any
+ * block design): what the glass box and the tools that read a DiT's shape take.
+ *
+ * @throws as {@link readCard}; and an `Error` of one line naming the card's `architecture.type` if it is not
+ *   `"DiT"`.
+ *
+ * @example
+ * ```ts
+ * import { readDiTCard } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const card = readDiTCard(new URL("../../models/digits", import.meta.url).pathname);
+ * assert.equal(card.architecture.hiddenSize % card.architecture.numHeads, 0);
+ * ```
+ */
+export function readDiTCard(folder: string): DiTCard {
+  const card = readCard(folder);
+  if (card.architecture.type !== "DiT") {
+    throw new Error(
+      `${folder}/card.json: architecture.type is "${card.architecture.type}"; expected "DiT" here (the glass box and the DiT tools read a DiT's shape; sample any network with loadDiT)`,
+    );
+  }
+  return card as DiTCard;
 }
 
 /** Each check of {@link checkCard}, failing with the card's path, the field, what it is and what it should be. */
@@ -209,7 +289,9 @@ function checkCard(card: ModelCard, path: string): void {
   if (Object.keys(files).length > L.files) {
     fail("files", `at most ${L.files} entries`, Object.keys(files).length);
   }
-  if (files.dit === undefined) fail("files.dit", "the DiT's ONNX file name", undefined);
+  if (files.dit === undefined) {
+    fail("files.dit", "the ONNX file name of the denoising network (the DiT, or the U-Net)", undefined);
+  }
   for (const [role, name] of Object.entries(files)) plainName(`files.${role}`, name);
   const sha256 = object("sha256", card.sha256);
   for (const [name, hash] of Object.entries(sha256)) {
@@ -224,23 +306,41 @@ function checkCard(card: ModelCard, path: string): void {
   }
 
   const a = object("architecture", card.architecture) as unknown as ModelCard["architecture"];
-  oneOf("architecture.type", a.type, ["DiT"]);
+  oneOf("architecture.type", a.type, ["DiT", "UNet"]);
   const inputSize = integer("architecture.inputSize", a.inputSize, 1, L.latentSize);
-  const p = integer("architecture.patchSize", a.patchSize, 1, inputSize);
-  if (inputSize % p !== 0) fail("architecture.patchSize", `a divisor of inputSize ${inputSize}`, p);
-  if ((inputSize / p) ** 2 > L.tokens) {
-    fail("architecture.patchSize", `at least ${inputSize / Math.sqrt(L.tokens)} (≤ ${L.tokens} tokens)`, p);
-  }
   integer("architecture.inChannels", a.inChannels, 1, L.latentChannels);
-  const D = integer("architecture.hiddenSize", a.hiddenSize, 1, L.hiddenSize);
-  integer("architecture.depth", a.depth, 1, L.depth);
-  const heads = integer("architecture.numHeads", a.numHeads, 1, D);
-  if (D % heads !== 0) fail("architecture.numHeads", `a divisor of hiddenSize ${D}`, heads);
-  number("architecture.mlpRatio", a.mlpRatio, 1 / D, L.mlpRatio);
+  if (a.type === "DiT") {
+    const p = integer("architecture.patchSize", a.patchSize, 1, inputSize);
+    if (inputSize % p !== 0) fail("architecture.patchSize", `a divisor of inputSize ${inputSize}`, p);
+    if ((inputSize / p) ** 2 > L.tokens) {
+      fail("architecture.patchSize", `at least ${inputSize / Math.sqrt(L.tokens)} (≤ ${L.tokens} tokens)`, p);
+    }
+    const D = integer("architecture.hiddenSize", a.hiddenSize, 1, L.hiddenSize);
+    integer("architecture.depth", a.depth, 1, L.depth);
+    const heads = integer("architecture.numHeads", a.numHeads, 1, D);
+    if (D % heads !== 0) fail("architecture.numHeads", `a divisor of hiddenSize ${D}`, heads);
+    number("architecture.mlpRatio", a.mlpRatio, 1 / D, L.mlpRatio);
+    if (a.block !== undefined) oneOf("architecture.block", a.block, BLOCK_DESIGNS);
+  } else {
+    integer("architecture.modelChannels", a.modelChannels, 1, L.hiddenSize);
+    const levels = array("architecture.channelMult", a.channelMult, L.unetLevels);
+    if (levels.length === 0) fail("architecture.channelMult", "at least one level", levels);
+    levels.forEach((m, i) => integer(`architecture.channelMult[${i}]`, m, 1, L.mlpRatio));
+    if (inputSize % 2 ** (levels.length - 1) !== 0) {
+      fail(
+        "architecture.inputSize",
+        `a multiple of ${2 ** (levels.length - 1)} (halved between levels)`,
+        inputSize,
+      );
+    }
+    integer("architecture.numResBlocks", a.numResBlocks, 1, L.depth);
+    integer("architecture.embDim", a.embDim, 1, L.hiddenSize);
+  }
   // the sampler reads the learned variance from the second half of the output channels
   oneOf("architecture.learnSigma", a.learnSigma, [true]);
   integer("architecture.frequencyEmbeddingSize", a.frequencyEmbeddingSize, 2, L.hiddenSize);
   const numClasses = integer("architecture.numClasses", a.numClasses, 1, L.classes);
+  if (a.gflops !== undefined) number("architecture.gflops", a.gflops, 0, L.gflops);
 
   const classes = array("classes", card.classes, L.classes);
   if (classes.length !== numClasses) {
@@ -266,7 +366,7 @@ function checkCard(card: ModelCard, path: string): void {
 
   const l = object("latent", card.latent);
   if (l.channels !== a.inChannels || l.height !== inputSize || l.width !== inputSize) {
-    fail("latent", `channels ${a.inChannels}, height and width ${inputSize} (the DiT's input)`, {
+    fail("latent", `channels ${a.inChannels}, height and width ${inputSize} (the network's input)`, {
       channels: l.channels,
       height: l.height,
       width: l.width,

@@ -9,14 +9,14 @@
 import { ditForward, type DiTIntermediates, type DiTParameters, ditParameters } from "../dit.ts";
 import type { DiTModel } from "../sampler.ts";
 import type { Tensor } from "../tensor.ts";
-import { type ModelCard, readCard } from "./card.ts";
+import { type DiTCard, readDiTCard } from "./card.ts";
 import { verifyOnnxFile } from "./folder.ts";
 import { readOnnxWeights } from "./weights.ts";
 
 /** A model ready to run in the glass box: its card, its weights, and its forward pass. */
 export interface GlassBox extends DiTModel {
-  /** The model's card. */
-  readonly card: ModelCard;
+  /** The model's card (a DiT's). */
+  readonly card: DiTCard;
   /** Its parameters by PyTorch name (`blocks.3.attn.qkv.weight`), read from its `dit.onnx`. */
   readonly weights: ReadonlyMap<string, Tensor>;
   /** The same parameters, checked against the card and arranged as the reference's modules. */
@@ -30,14 +30,15 @@ export interface GlassBox extends DiTModel {
 /**
  * Loads a model folder (its `card.json` and the DiT file the card names) into the glass box.
  *
- * The folder is a sandbox, as for `loadDiT`: the card is schema-checked ({@link readCard}), and the DiT file
+ * The folder is a sandbox, as for `loadDiT`: the card is schema-checked and must be a DiT's ({@link readDiTCard}), and the DiT file
  * and the weights file it names must be regular files inside the folder whose sha256 is the card's
  * ({@link verifyOnnxFile}) before a byte of them is read. The weights are then checked against the card's
  * architecture once (`ditParameters`).
  *
- * @param modelDir a folder like `models/digits`.
+ * @param modelDir a folder like `models/digits`, whose card is a DiT's (of any block design).
  * @throws a one-line `Error` if the card or the ONNX file cannot be read, is outside the folder, differs
- *   from the card's hash or is invalid, or if a weight does not fit the card.
+ *   from the card's hash or is invalid, if the card's network is not a DiT, or if a weight does not fit the
+ *   card.
  *
  * @example The conditioning c is the sum of the timestep and label embeddings
  * ```ts
@@ -51,7 +52,7 @@ export interface GlassBox extends DiTModel {
  * ```
  */
 export function loadGlassBox(modelDir: string): GlassBox {
-  const card = readCard(modelDir);
+  const card = readDiTCard(modelDir);
   const weights = readOnnxWeights(verifyOnnxFile(modelDir, card, card.files.dit));
   const parameters = ditParameters(weights, card.architecture);
   return {

@@ -7,8 +7,9 @@
  * (`loadGlassBox`) find them. To halve the files, large weights are stored as
  * float16 and cast back to float32 inside the graph; float16 → float32 is
  * exact, so the tensors read here are exactly the numbers ONNX Runtime computes with.
- * A model may store its Linear weights as int8 instead, one float32 scale a row (`<name>/scale`, the same
- * 7-bit integers `dit_int8.onnx` computes with); they are read here as the graph dequantizes them, q · scale.
+ * A model may store its Linear weights (and a U-Net its convolution kernels) as int8 instead, one float32
+ * scale an output channel (`<name>/scale`; for a DiT the same 7-bit integers `dit_int8.onnx` computes with);
+ * they are read here as the graph dequantizes them, q · scale.
  * The large initializers live outside the graph, in `dit.weights` beside it (ONNX
  * "external data": each initializer names a file, an offset and a length), so
  * that `dit.onnx` and `dit_int8.onnx` share one copy.
@@ -78,13 +79,16 @@ export function readOnnxWeights(path: string): Map<string, Tensor> {
 }
 
 /**
- * An int8-stored weight as the graph computes with it: row i of q [out, in] times scale[i], in float32 (the
- * graph's `Cast` and `Mul`, one correctly rounded product per weight).
+ * An int8-stored weight as the graph computes with it: output channel i of q (a Linear's row `[out, in]`, a
+ * convolution's kernel `[out, in, kh, kw]`) times scale[i], in float32 (the graph's `Cast` and `Mul`, one
+ * correctly rounded product per weight).
  */
 function dequantizeRows(q: Tensor, scale: Tensor): Tensor {
-  const [rows, columns] = q.shape;
-  if (q.shape.length !== 2 || scale.data.length !== rows) {
-    throw new Error(`an int8 weight [${q.shape}] needs one scale a row; its scale has ${scale.data.length}`);
+  const rows = q.shape[0], columns = q.size / rows;
+  if (q.shape.length < 2 || scale.data.length !== rows) {
+    throw new Error(
+      `an int8 weight [${q.shape}] needs one scale an output channel; its scale has ${scale.data.length}`,
+    );
   }
   const values = new Float32Array(q.data.length);
   for (let i = 0; i < rows; i++) {

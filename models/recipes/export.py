@@ -40,7 +40,8 @@ import torch
 import torch.nn.functional as F
 
 from common import REPO, RUNS, describe_cpu
-from models import DIT_CONFIGS, DiT, VAE, Classifier
+from gflops import dit_inputs, forward_gflops
+from models import DIT_CONFIGS, DiT, UNet, VAE, Classifier
 
 OPSET = 17
 DESCRIPTIONS = {
@@ -107,20 +108,22 @@ def round_to_float16(module):
                 tensor.copy_(tensor.half().float())
 
 
-def round_to_int8(dit):
-    """Round every Linear weight of a DiT to INT8_WEIGHT_LEVELS per output channel, in place: w = q · scale with
-    integer |q| ≤ 63 and one float32 scale a row (max |w| / 63). Returns {name: (q, scale)}, what store_int8
-    writes; the rounded module is then exactly the model the int8 storage holds (float32 q · scale is one
-    correctly rounded product in PyTorch, in ONNX Runtime and in the glass box alike)."""
+def round_to_int8(model, kinds=(torch.nn.Linear,)):
+    """Round the weight of every layer of `kinds` (a DiT's Linears; a U-Net's Linears and Conv2ds) to
+    INT8_WEIGHT_LEVELS per output channel, in place: w = q · scale with integer |q| ≤ 63 and one float32 scale
+    an output channel (max |w| / 63). Returns {name: (q, scale)}, what store_int8 writes; the rounded module is
+    then exactly the model the int8 storage holds (float32 q · scale is one correctly rounded product in
+    PyTorch, in ONNX Runtime and in the glass box alike)."""
     stored = {}
     with torch.no_grad():
-        for name, module in dit.named_modules():
-            if isinstance(module, torch.nn.Linear):
+        for name, module in model.named_modules():
+            if isinstance(module, kinds):
                 w = module.weight
-                scale = w.abs().amax(dim=1) / INT8_WEIGHT_LEVELS
+                scale = w.abs().flatten(1).amax(dim=1) / INT8_WEIGHT_LEVELS
                 scale[scale == 0] = 1
-                q = torch.round(w / scale[:, None]).clamp(-INT8_WEIGHT_LEVELS, INT8_WEIGHT_LEVELS)
-                w.copy_(q * scale[:, None])
+                column = scale.reshape(-1, *[1] * (w.dim() - 1))
+                q = torch.round(w / column).clamp(-INT8_WEIGHT_LEVELS, INT8_WEIGHT_LEVELS)
+                w.copy_(q * column)
                 stored[f"{name}.weight"] = (q.to(torch.int8).numpy(), scale.numpy())
     return stored
 
@@ -133,14 +136,19 @@ def store_int8(path, stored):
     from onnx import helper, numpy_helper
 
     model = onnx.load(str(path))
-    graph, added = model.graph, []
-    axes = "int8_weights/scale_axes"  # a Constant node, not an initializer: initializers are the model's weights
+    graph, added, axes_nodes = model.graph, [], {}
     for init in graph.initializer:
         if init.name not in stored:
             continue
         q, scale = stored[init.name]
         values = numpy_helper.to_array(init)
-        assert np.array_equal(q.astype(np.float32) * scale[:, None], values), f"{init.name} is not q · scale"
+        column = scale.reshape(-1, *[1] * (q.ndim - 1))
+        assert np.array_equal(q.astype(np.float32) * column, values), f"{init.name} is not q · scale"
+        # the scale [out] unsqueezed to [out, 1, …] against the weight; a Constant node, not an initializer
+        # (initializers are the model's weights); named as before for a Linear's [out, in]
+        axes = "int8_weights/scale_axes" + ("" if q.ndim == 2 else f"_{q.ndim}d")
+        axes_nodes[axes] = helper.make_node("Constant", [], [axes], name=axes,
+                                            value=numpy_helper.from_array(np.arange(1, q.ndim, dtype=np.int64)))
         init.CopyFrom(numpy_helper.from_array(q, init.name))
         added.append(numpy_helper.from_array(scale.astype(np.float32), f"{init.name}/scale"))
         name = init.name
@@ -152,9 +160,9 @@ def store_int8(path, stored):
                                               name=f"{name}/scale_column"))
         graph.node.insert(2, helper.make_node("Mul", [f"{name}/cast", f"{name}/scale_column"], [f"{name}/float32"],
                                               name=f"{name}/dequantize"))
-    assert len(added) == len(stored), "a Linear weight to store as int8 is not an initializer of the graph"
-    graph.node.insert(0, helper.make_node("Constant", [], [axes], name=axes,
-                                          value=numpy_helper.from_array(np.array([1], np.int64))))
+    assert len(added) == len(stored), "a weight to store as int8 is not an initializer of the graph"
+    for node in axes_nodes.values():
+        graph.node.insert(0, node)
     graph.initializer.extend(added)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
@@ -238,12 +246,13 @@ class FastGelu(torch.autograd.Function):
 
 
 class MultiHeadAttention(torch.autograd.Function):
-    """softmax(q kᵀ / √d) v per head on [B, T, heads·d] tensors, exported as com.microsoft MultiHeadAttention."""
+    """softmax(q kᵀ / √d) v per head, q [B, T, heads·d], k and v [B, S, heads·d], exported as com.microsoft
+    MultiHeadAttention (self-attention: S = T; cross-attention: k and v of the conditioning tokens)."""
 
     @staticmethod
     def forward(ctx, q, k, v, num_heads):
         B, T, D = q.shape
-        q, k, v = (a.reshape(B, T, num_heads, D // num_heads).transpose(1, 2) for a in (q, k, v))
+        q, k, v = (a.reshape(B, a.shape[1], num_heads, D // num_heads).transpose(1, 2) for a in (q, k, v))
         attn = (q * (D // num_heads) ** -0.5) @ k.transpose(-2, -1)
         return (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, T, D)
 
@@ -257,6 +266,11 @@ def attention_with_onnxruntime_kernel(self, x):
     return self.proj(MultiHeadAttention.apply(q, k, v, self.num_heads))
 
 
+def cross_attention_with_onnxruntime_kernel(self, x, context):
+    k, v = self.kv(context).chunk(2, dim=-1)  # [B, S, 2·D] holds k, then v, heads inside each
+    return self.proj(MultiHeadAttention.apply(self.q(x), k, v, self.num_heads))
+
+
 def mlp_with_onnxruntime_kernel(self, x):
     return self.fc2(FastGelu.apply(F.linear(x, self.fc1.weight), self.fc1.bias))  # fc1's bias added inside
 
@@ -266,6 +280,8 @@ def use_onnxruntime_kernels(dit):
     for block in dit.blocks:
         block.attn.forward = types.MethodType(attention_with_onnxruntime_kernel, block.attn)
         block.mlp.forward = types.MethodType(mlp_with_onnxruntime_kernel, block.mlp)
+        if hasattr(block, "cross_attn"):
+            block.cross_attn.forward = types.MethodType(cross_attention_with_onnxruntime_kernel, block.cross_attn)
 
 
 def store_weights_outside(path, location):
@@ -361,8 +377,6 @@ def export_dit(dit, out, float16, int8=None):
     """Write DIT_FILES into `out` (a new folder): both graphs, the shared weights; returns the card's onnx part.
     `int8` ({name: (q, scale)} from round_to_int8) stores those Linear weights as int8, the rest as float16."""
     dit.eval()
-    for block in dit.blocks:
-        block.attn.fused = False
     use_onnxruntime_kernels(dit)
     h = int(dit.x_embedder.num_patches ** 0.5) * dit.patch_size
     num_classes = dit.y_embedder.num_classes
@@ -386,7 +400,8 @@ def export_dit(dit, out, float16, int8=None):
                     "a row), the rest " if int8 else "") +
                    ("float16 (pos_embed float32), " if float16 else "float32, ") + f"stored once in "
                    f"{DIT_FILES['ditWeights']} for both DiT graphs; made float32 in the graph",
-        "kernels": "com.microsoft MultiHeadAttention and FastGelu (ONNX Runtime's fused CPU kernels)",
+        "kernels": "com.microsoft MultiHeadAttention (self-" + (" and cross-" if dit.block == "cross-attention" else "")
+                   + "attention) and FastGelu (ONNX Runtime's fused CPU kernels)",
         "int8": f"{DIT_FILES['ditInt8']}: {quantized} Linear layers as DynamicQuantizeMatMul (int8 weights per "
                 f"output channel, symmetric, levels ±{INT8_WEIGHT_LEVELS} so that CPUs without VNNI cannot saturate, "
                 + ("the stored ones" if int8 else "made by QuantizeLinear at load") +
@@ -417,8 +432,8 @@ def onnx_state_dict(path):
         if "/" in name:
             continue
         values = values.astype(np.float32)
-        if f"{name}/scale" in arrays:  # stored as int8: q · scale, a scale per row, as the graph computes it
-            values = values * arrays[f"{name}/scale"][:, None]
+        if f"{name}/scale" in arrays:  # stored as int8: q · scale, a scale an output channel, as the graph computes
+            values = values * arrays[f"{name}/scale"].reshape(-1, *[1] * (values.ndim - 1))
         state[name] = torch.from_numpy(values)
     return state
 
@@ -432,15 +447,26 @@ def stores_int8(path):
                for i in graph.initializer)
 
 
+def network_from_card(a):
+    """The recipe's network (a DiT of its block design, or a U-Net) that a card's architecture describes, freshly
+    initialized."""
+    common = dict(input_size=a["inputSize"], in_channels=a["inChannels"], num_classes=a["numClasses"],
+                  class_dropout_prob=a["classDropoutProb"], learn_sigma=a["learnSigma"])
+    if a["type"] == "UNet":
+        return UNet(model_channels=a["modelChannels"], channel_mult=tuple(a["channelMult"]),
+                    num_res_blocks=a["numResBlocks"], emb_dim=a["embDim"], **common)
+    return DiT(patch_size=a["patchSize"], hidden_size=a["hiddenSize"], depth=a["depth"], num_heads=a["numHeads"],
+               mlp_ratio=a["mlpRatio"], block=a.get("block", "adaLN-Zero"), **common)
+
+
 def load_shipped_dit(model_dir):
-    """The recipe's DiT built from a model folder's card.json, with the weights of its dit.onnx."""
+    """The recipe's network built from a model folder's card.json (a DiT of any block design, or a U-Net), with
+    the weights of its denoising ONNX file (files.dit)."""
     card = json.loads((model_dir / "card.json").read_text())
-    a = card["architecture"]
-    dit = DiT(input_size=a["inputSize"], patch_size=a["patchSize"], hidden_size=a["hiddenSize"], depth=a["depth"],
-              num_heads=a["numHeads"], num_classes=a["numClasses"])
-    dit.load_state_dict(onnx_state_dict(model_dir / card["files"]["dit"]), strict=True)
-    dit.eval()
-    return dit, card
+    model = network_from_card(card["architecture"])
+    model.load_state_dict(onnx_state_dict(model_dir / card["files"]["dit"]), strict=True)
+    model.eval()
+    return model, card
 
 
 def load_shipped(model_dir):
@@ -501,13 +527,24 @@ def write_card(folder, card):
     os.replace(tmp, folder / "card.json")
 
 
-def dit_card_part(dit, config, num_classes, input_size):
-    return {
-        "type": "DiT", "inputSize": input_size, "patchSize": dit.patch_size, "inChannels": dit.in_channels,
-        "hiddenSize": config["hidden_size"], "depth": config["depth"], "numHeads": config["num_heads"],
-        "mlpRatio": 4.0, "learnSigma": True, "classDropoutProb": 0.1, "frequencyEmbeddingSize": 256,
-        "numClasses": num_classes, "parameters": sum(p.numel() for p in dit.parameters()),
-    }
+def architecture_of(model):
+    """A card's `architecture` for a recipe network, read from the module: a DiT's in the reference's terms
+    (camelCased) with its block design, or a U-Net's; with its parameter count and Gflops (gflops.py)."""
+    if isinstance(model, UNet):
+        shape = {"type": "UNet", "inputSize": model.input_size, "inChannels": model.in_channels,
+                 "modelChannels": model.model_channels, "channelMult": list(model.channel_mult),
+                 "numResBlocks": model.num_res_blocks, "embDim": model.emb_dim}
+    else:
+        D = model.pos_embed.shape[-1]
+        shape = {"type": "DiT", "inputSize": int(model.x_embedder.num_patches ** 0.5) * model.patch_size,
+                 "patchSize": model.patch_size, "inChannels": model.in_channels, "hiddenSize": D,
+                 "depth": len(model.blocks), "numHeads": model.num_heads,
+                 "mlpRatio": model.blocks[0].mlp.fc1.out_features / D, "block": model.block}
+    return {**shape, "learnSigma": model.out_channels == 2 * model.in_channels,
+            "classDropoutProb": model.y_embedder.dropout_prob,
+            "frequencyEmbeddingSize": model.t_embedder.frequency_embedding_size,
+            "numClasses": model.y_embedder.num_classes, "parameters": sum(p.numel() for p in model.parameters()),
+            "gflops": float(f"{forward_gflops(model, *dit_inputs(shape['inputSize'], model.in_channels)):.6g}")}
 
 
 def export_trained(name, out):
@@ -529,6 +566,7 @@ def export_trained(name, out):
         round_to_float16(module)
         module.eval()
     int8 = round_to_int8(dit) if cfg.get("int8_weights") else None
+    architecture = architecture_of(dit)  # (before export_dit writes its layers as the fused kernels, uncounted)
     h = ckpt["dit"]["input_size"]
     g = torch.Generator().manual_seed(0)
     image = torch.rand(2, C, H, W, generator=g) * 2 - 1
@@ -557,7 +595,7 @@ def export_trained(name, out):
         "description": describe(name, meta),
         "files": {**DIT_FILES, "vaeEncoder": "vae_encoder.onnx", "vaeDecoder": "vae_decoder.onnx",
                   "classifier": "classifier.onnx"},
-        "architecture": dit_card_part(dit, cfg, len(classes), h),
+        "architecture": architecture,
         "classes": [{"id": i, "name": c} for i, c in enumerate(classes)],
         "nullClassId": len(classes),
         "diffusion": {"schedule": "linear", "numTimesteps": 1000, "prediction": "epsilon",
@@ -586,26 +624,63 @@ def export_trained(name, out):
     print(f"wrote {out}/card.json")
 
 
-def export_dit_only(dit, out, name, description):
-    """A DiT without a VAE (a converted or a random one) → DIT_FILES and a card in `out`; float32 weights."""
+UNET_FILE = "unet.onnx"
+
+
+def export_unet(unet, out, float16, int8=None):
+    """Write UNET_FILE into `out`, its weights inside it: float16 where `float16`, and the layers of `int8`
+    ({name: (q, scale)} from round_to_int8) as int8; returns the card's onnx part. A U-Net has one graph (the
+    int8 DiT graph's DynamicQuantizeMatMul is for token-wise Linears; a U-Net is convolutions)."""
+    unet.eval()
+    g = torch.Generator().manual_seed(0)
+    num_classes = unet.y_embedder.num_classes
+    inputs = (torch.randn(2, unet.in_channels, unet.input_size, unet.input_size, generator=g),
+              torch.tensor([999, 10]), torch.tensor([0, num_classes]))
+    path = out / UNET_FILE
+    export_onnx(unet, inputs, path, ["x", "t", "y"], ["out"])
+    if int8:
+        store_int8(path, int8)
+    if float16:
+        store_float16(path)
+    pin_output_shapes(unet, inputs, path)
+    return {
+        "opset": OPSET,
+        "weights": ("every Conv2d and Linear weight int8 per output channel (levels ±"
+                    f"{INT8_WEIGHT_LEVELS}, a float32 scale each), the rest " if int8 else "") +
+                   ("float16, " if float16 else "float32, ") + f"inside {UNET_FILE}; made float32 in the graph",
+        "check": {"against": "PyTorch float32 on the CPU, random inputs",
+                  "maxRelativeError": {UNET_FILE: check_onnx(unet, inputs, path, ["out"])},
+                  "cpu": {UNET_FILE: describe_cpu()}},
+        UNET_FILE: io_spec(path),
+    }
+
+
+def export_network(model, out, name, description, float16=False, int8=None, latent=None, extra=None):
+    """A denoising network without its VAE (a converted or random DiT, or a network of the block-design ablation:
+    a DiT of any design, or a U-Net) → its ONNX files and a card in `out`. `latent` is the card's latent section
+    (default: Stable Diffusion's VAE, scale factor 0.18215); `extra` adds card fields (quality, training, vae)."""
     out.mkdir(parents=True, exist_ok=True)
+    unet = isinstance(model, UNet)
+    files = {"dit": UNET_FILE} if unet else dict(DIT_FILES)
+    a = architecture_of(model)  # (before export_dit writes the DiT's layers as the fused kernels, uncounted)
     with tempfile.TemporaryDirectory(dir=out) as staging:
-        onnx_part = export_dit(dit, pathlib.Path(staging), float16=False)
-        replace_files(pathlib.Path(staging), out, DIT_FILES.values())
-    num_classes = dit.y_embedder.num_classes
-    input_size = int(dit.x_embedder.num_patches ** 0.5) * dit.patch_size
-    config = {"hidden_size": dit.pos_embed.shape[-1], "depth": len(dit.blocks), "num_heads": dit.num_heads}
+        staging = pathlib.Path(staging)
+        onnx_part = (export_unet(model, staging, float16, int8) if unet
+                     else export_dit(model, staging, float16=float16, int8=int8))
+        replace_files(staging, out, files.values())
     card = {
         "name": name,
         "description": description,
-        "files": dict(DIT_FILES),
-        "architecture": dit_card_part(dit, config, num_classes, input_size),
-        "classes": [{"id": i, "name": str(i)} for i in range(num_classes)],
-        "nullClassId": num_classes,
+        "files": files,
+        "architecture": a,
+        "classes": [{"id": i, "name": str(i)} for i in range(a["numClasses"])],
+        "nullClassId": a["numClasses"],
         "diffusion": {"schedule": "linear", "numTimesteps": 1000, "prediction": "epsilon",
                       "variance": "learned-range"},
-        "latent": {"channels": 4, "height": input_size, "width": input_size, "scaleFactor": 0.18215},
+        "latent": latent or {"channels": a["inChannels"], "height": a["inputSize"], "width": a["inputSize"],
+                             "scaleFactor": 0.18215},
         "onnx": onnx_part,
+        **(extra or {}),
         "torch": torch.__version__,
     }
     write_card(out, card)
@@ -621,8 +696,8 @@ def export_reference(args):
             break
     dit = DiT(input_size=args.input_size, num_classes=args.num_classes, **DIT_CONFIGS[args.config])
     dit.load_state_dict(state, strict=True)
-    export_dit_only(dit, pathlib.Path(args.out), pathlib.Path(args.reference_checkpoint).stem,
-                    f"{args.config} converted from a reference-layout checkpoint")
+    export_network(dit, pathlib.Path(args.out), pathlib.Path(args.reference_checkpoint).stem,
+                   f"{args.config} converted from a reference-layout checkpoint")
 
 
 def main():

@@ -1,6 +1,7 @@
 """The networks of the recipe: the DiT (with the reference implementation's module and parameter names,
-so a facebookresearch/DiT checkpoint loads with strict=True), a small KL autoencoder (the VAE whose latents
-the DiT models), and a small classifier that measures what the DiT draws.
+so a facebookresearch/DiT checkpoint loads with strict=True) in each of the paper's four block designs, a
+small U-Net of the ADM / latent-diffusion kind (the backbone DiT replaced), a small KL autoencoder (the VAE
+whose latents the DiT models), and a small classifier that measures what the DiT draws.
 
 Needs only torch (1.13 or later); no timm: the few timm layers DiT uses are restated here with timm's
 parameter names (x_embedder.proj, attn.qkv, attn.proj, mlp.fc1, mlp.fc2).
@@ -101,6 +102,32 @@ class Attention(nn.Module):
         return self.proj(x.transpose(1, 2).reshape(B, T, D))
 
 
+class CrossAttention(nn.Module):
+    """Multi-head attention from the image tokens (queries, `q`) to other tokens (keys and values, `kv`, laid
+    out [2, heads, head_dim] as timm's qkv), then `proj`: the cross-attention block's extra layer."""
+
+    def __init__(self, dim, num_heads):
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, dim * 2)
+        self.proj = nn.Linear(dim, dim)
+        self.fused = hasattr(F, "scaled_dot_product_attention")
+
+    def forward(self, x, context):
+        B, T, D = x.shape
+        S = context.shape[1]
+        q = self.q(x).reshape(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # [B, heads, T, head_dim]
+        k, v = self.kv(context).reshape(B, S, 2, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        if self.fused:
+            x = F.scaled_dot_product_attention(q, k, v)
+        else:
+            attn = (q * self.head_dim ** -0.5) @ k.transpose(-2, -1)  # [B, heads, T, S]
+            x = attn.softmax(dim=-1) @ v
+        return self.proj(x.transpose(1, 2).reshape(B, T, D))
+
+
 class Mlp(nn.Module):
     """The transformer MLP with timm's names (fc1, fc2); GELU with the tanh approximation, as DiT."""
 
@@ -114,56 +141,96 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
-class DiTBlock(nn.Module):
-    """A transformer block conditioned by adaLN-Zero: six vectors from c shift, scale and gate both branches."""
+# The paper's four ways for a block to take in the conditioning (Section 3.2, Figure 3); the reference builds
+# only adaLN-Zero. In all four, c = t_embedder(t) + y_embedder(y), or the two embeddings as two tokens.
+BLOCK_DESIGNS = ("adaLN-Zero", "adaLN", "cross-attention", "in-context")
+# How many [N, D] vectors each adaptive design regresses from c per block, in the order they are chunked
+MODULATIONS = {"adaLN-Zero": 6, "adaLN": 4}
 
-    def __init__(self, hidden_size, num_heads, mlp_ratio=4.0):
+
+class DiTBlock(nn.Module):
+    """A transformer block whose conditioning is its `block` design:
+
+    - adaLN-Zero: c regresses a shift and a scale for each LayerNorm and a gate for each residual branch, from a
+      Linear that starts at zero, so the block starts as the identity (the reference's block);
+    - adaLN: the shifts and scales only, no gates, ordinarily initialized;
+    - cross-attention: no modulation; after self-attention, a cross-attention layer whose keys and values are
+      the conditioning tokens [t_embedder(t), y_embedder(y)] (`c` is then [N, 2, D]);
+    - in-context: no modulation at all; the conditioning rides in x as two extra tokens (DiT.forward).
+
+    The LayerNorms have no affine parameters in every design: each is followed by a Linear (qkv, q, fc1), which
+    can absorb a learned scale and shift.
+    """
+
+    def __init__(self, hidden_size, num_heads, mlp_ratio=4.0, block="adaLN-Zero"):
         super().__init__()
+        if block not in BLOCK_DESIGNS:
+            raise ValueError(f"block is {block!r}; expected one of {', '.join(BLOCK_DESIGNS)}")
+        self.block = block
         self.norm1 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         self.attn = Attention(hidden_size, num_heads)
+        if block == "cross-attention":
+            self.norm_cross = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
+            self.cross_attn = CrossAttention(hidden_size, num_heads)
         self.norm2 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         self.mlp = Mlp(hidden_size, int(hidden_size * mlp_ratio))
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 6 * hidden_size, bias=True))
+        if block in MODULATIONS:
+            self.adaLN_modulation = nn.Sequential(
+                nn.SiLU(), nn.Linear(hidden_size, MODULATIONS[block] * hidden_size, bias=True))
 
     def forward(self, x, c):
-        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
-        x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
-        x = x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
-        return x
+        if self.block == "adaLN-Zero":
+            shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
+            x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
+            return x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
+        if self.block == "adaLN":
+            shift_msa, scale_msa, shift_mlp, scale_mlp = self.adaLN_modulation(c).chunk(4, dim=1)
+            x = x + self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
+            return x + self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
+        x = x + self.attn(self.norm1(x))
+        if self.block == "cross-attention":
+            x = x + self.cross_attn(self.norm_cross(x), c)  # c: the conditioning tokens [N, 2, D]
+        return x + self.mlp(self.norm2(x))
 
 
 class FinalLayer(nn.Module):
-    """adaLN-modulated LayerNorm, then a linear map from each token to its patch of [ε | v]."""
+    """LayerNorm (adaLN-modulated by c in the adaptive designs), then a linear map from each token to its patch
+    of [ε | v]."""
 
-    def __init__(self, hidden_size, patch_size, out_channels):
+    def __init__(self, hidden_size, patch_size, out_channels, modulated=True):
         super().__init__()
         self.norm_final = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         self.linear = nn.Linear(hidden_size, patch_size * patch_size * out_channels, bias=True)
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 2 * hidden_size, bias=True))
+        if modulated:
+            self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden_size, 2 * hidden_size, bias=True))
 
     def forward(self, x, c):
+        if not hasattr(self, "adaLN_modulation"):
+            return self.linear(self.norm_final(x))
         shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
         return self.linear(modulate(self.norm_final(x), shift, scale))
 
 
 class DiT(nn.Module):
-    """Diffusion Transformer: latent [N, C, H, W], timestep t [N], label y [N] → [ε | v] as [N, 2C, H, W]."""
+    """Diffusion Transformer: latent [N, C, H, W], timestep t [N], label y [N] → [ε | v] as [N, 2C, H, W].
+    `block` is the conditioning design of every block (BLOCK_DESIGNS); the reference's is adaLN-Zero."""
 
     def __init__(self, input_size=32, patch_size=2, in_channels=4, hidden_size=1152, depth=28, num_heads=16,
-                 mlp_ratio=4.0, class_dropout_prob=0.1, num_classes=1000, learn_sigma=True):
+                 mlp_ratio=4.0, class_dropout_prob=0.1, num_classes=1000, learn_sigma=True, block="adaLN-Zero"):
         super().__init__()
         self.learn_sigma = learn_sigma
         self.in_channels = in_channels
         self.out_channels = in_channels * 2 if learn_sigma else in_channels
         self.patch_size = patch_size
         self.num_heads = num_heads
+        self.block = block
         self.x_embedder = PatchEmbed(input_size, patch_size, in_channels, hidden_size)
         self.t_embedder = TimestepEmbedder(hidden_size)
         self.y_embedder = LabelEmbedder(num_classes, hidden_size, class_dropout_prob)
         # a fixed table, not trained; stored as a parameter so reference checkpoints load strictly
         self.pos_embed = nn.Parameter(torch.zeros(1, self.x_embedder.num_patches, hidden_size), requires_grad=False)
-        self.blocks = nn.ModuleList([DiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth)])
-        self.final_layer = FinalLayer(hidden_size, patch_size, self.out_channels)
+        self.blocks = nn.ModuleList([DiTBlock(hidden_size, num_heads, mlp_ratio, block) for _ in range(depth)])
+        self.final_layer = FinalLayer(hidden_size, patch_size, self.out_channels, modulated=block in MODULATIONS)
         self.initialize_weights()
 
     def initialize_weights(self):
@@ -179,11 +246,10 @@ class DiT(nn.Module):
         nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
         nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
         nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
-        # adaLN-Zero: every gate starts at 0, so every block starts as the identity
-        for block in self.blocks:
-            nn.init.zeros_(block.adaLN_modulation[-1].weight)
-            nn.init.zeros_(block.adaLN_modulation[-1].bias)
-        for layer in (self.final_layer.adaLN_modulation[-1], self.final_layer.linear):
+        zeroed = [self.final_layer.linear]  # every design starts predicting ε̂ = 0, v = 0
+        if self.block == "adaLN-Zero":  # every gate starts at 0, so every block starts as the identity
+            zeroed += [block.adaLN_modulation[-1] for block in self.blocks] + [self.final_layer.adaLN_modulation[-1]]
+        for layer in zeroed:
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -196,10 +262,17 @@ class DiT(nn.Module):
         return x.reshape(x.shape[0], c, h * p, w * p)
 
     def forward(self, x, t, y):
-        x = self.x_embedder(x) + self.pos_embed
-        c = self.t_embedder(t) + self.y_embedder(y, self.training)
+        x = self.x_embedder(x) + self.pos_embed  # [N, T, D]
+        t_emb, y_emb = self.t_embedder(t), self.y_embedder(y, self.training)  # two [N, D]
+        c = t_emb + y_emb  # [N, D]: what the adaptive designs regress their shifts, scales and gates from
+        if self.block == "in-context":
+            x = torch.cat([x, t_emb.unsqueeze(1), y_emb.unsqueeze(1)], dim=1)  # [N, T + 2, D]
+        # the cross-attention blocks' keys and values are the two embeddings as tokens, [N, 2, D]
+        cond = torch.stack([t_emb, y_emb], dim=1) if self.block == "cross-attention" else c
         for block in self.blocks:
-            x = block(x, c)
+            x = block(x, cond)
+        if self.block == "in-context":
+            x = x[:, :-2]  # the conditioning tokens leave after the last block
         return self.unpatchify(self.final_layer(x, c))
 
 
@@ -220,6 +293,120 @@ DIT_CONFIGS = {
     for size, (d, h, n) in {"XL": (28, 1152, 16), "L": (24, 1024, 16), "B": (12, 768, 12), "S": (12, 384, 6)}.items()
     for p in (2, 4, 8)
 }
+
+
+# ----------------------------------------------------------------------------------------------------------
+# U-Net: the backbone DiT replaced, small, of the ADM / latent-diffusion kind (Dhariwal & Nichol 2021; Rombach
+# et al. 2022), with ADM's module names; purely convolutional (no attention layers), so what it sees of the
+# latent grows with depth, where every attention layer of a DiT sees all of it
+# ----------------------------------------------------------------------------------------------------------
+
+class UNetResBlock(nn.Module):
+    """ADM's ResBlock: GroupNorm, SiLU, 3×3 conv; the embedding (timestep + class) mapped to the channels and
+    added at every pixel; GroupNorm, SiLU, 3×3 conv starting at zero (so the block starts as its skip)."""
+
+    def __init__(self, channels_in, channels_out, emb_dim):
+        super().__init__()
+        self.in_layers = nn.Sequential(nn.GroupNorm(32, channels_in), nn.SiLU(),
+                                       nn.Conv2d(channels_in, channels_out, 3, padding=1))
+        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, channels_out))
+        self.out_layers = nn.Sequential(nn.GroupNorm(32, channels_out), nn.SiLU(),
+                                        nn.Conv2d(channels_out, channels_out, 3, padding=1))
+        self.skip_connection = (nn.Conv2d(channels_in, channels_out, 1) if channels_in != channels_out
+                                else nn.Identity())
+
+    def forward(self, x, emb):
+        h = self.in_layers(x) + self.emb_layers(emb)[:, :, None, None]
+        return self.skip_connection(x) + self.out_layers(h)
+
+
+class Downsample(nn.Module):
+    """Half the height and width: a 3×3 convolution with stride 2 (ADM's, with use_conv)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.op = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.op(x)
+
+
+class Upsample(nn.Module):
+    """Twice the height and width: nearest neighbour, then a 3×3 convolution (ADM's, with use_conv)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class UNet(nn.Module):
+    """Latent [N, C, H, W], timestep t [N], label y [N] → [ε | v] as [N, 2C, H, W], as the DiT.
+
+    `model_channels` × `channel_mult[i]` channels at level i; each level but the last ends by halving the
+    resolution; `num_res_blocks` ResBlocks a level on the way down, one more on the way up, each reading the
+    matching activation of the way down (the skip) concatenated to its input. The timestep and the label are
+    embedded by the DiT's own t_embedder and y_embedder (with the null class for guidance), so the five arms
+    of models/recipes/ablation.py get their conditioning the same way; their sum is added in every ResBlock.
+    """
+
+    def __init__(self, input_size=8, in_channels=4, model_channels=64, channel_mult=(1, 2), num_res_blocks=2,
+                 emb_dim=128, class_dropout_prob=0.1, num_classes=10, learn_sigma=True):
+        super().__init__()
+        self.input_size, self.model_channels, self.channel_mult = input_size, model_channels, tuple(channel_mult)
+        self.num_res_blocks, self.emb_dim = num_res_blocks, emb_dim
+        if input_size % 2 ** (len(channel_mult) - 1):
+            raise ValueError(f"input_size is {input_size}; expected a multiple of 2^{len(channel_mult) - 1} "
+                             f"(one halving between each of the {len(channel_mult)} levels)")
+        self.in_channels = in_channels
+        self.out_channels = in_channels * 2 if learn_sigma else in_channels
+        self.t_embedder = TimestepEmbedder(emb_dim)
+        self.y_embedder = LabelEmbedder(num_classes, emb_dim, class_dropout_prob)
+        widths = [model_channels * m for m in channel_mult]
+        self.input_blocks = nn.ModuleList([nn.Conv2d(in_channels, model_channels, 3, padding=1)])
+        skips, channels = [model_channels], model_channels  # the channels of each skip, in order
+        for level, width in enumerate(widths):
+            for _ in range(num_res_blocks):
+                self.input_blocks.append(UNetResBlock(channels, width, emb_dim))
+                channels = width
+                skips.append(channels)
+            if level < len(widths) - 1:
+                self.input_blocks.append(Downsample(channels))
+                skips.append(channels)
+        self.middle_block = nn.ModuleList([UNetResBlock(channels, channels, emb_dim) for _ in range(2)])
+        self.output_blocks = nn.ModuleList()
+        for level, width in reversed(list(enumerate(widths))):
+            for _ in range(num_res_blocks + 1):
+                self.output_blocks.append(UNetResBlock(channels + skips.pop(), width, emb_dim))
+                channels = width
+            if level > 0:
+                self.output_blocks.append(Upsample(channels))
+        self.out = nn.Sequential(nn.GroupNorm(32, channels), nn.SiLU(), nn.Conv2d(channels, self.out_channels, 3,
+                                                                                  padding=1))
+        self.initialize_weights()
+
+    def initialize_weights(self):
+        nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+        # ADM's zero_module: each ResBlock's last convolution and the output convolution start at zero
+        for conv in [b.out_layers[-1] for b in self.modules() if isinstance(b, UNetResBlock)] + [self.out[-1]]:
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, x, t, y):
+        emb = self.t_embedder(t) + self.y_embedder(y, self.training)  # [N, emb_dim]
+        h, skips = x, []
+        for module in self.input_blocks:
+            h = module(h, emb) if isinstance(module, UNetResBlock) else module(h)
+            skips.append(h)
+        for module in self.middle_block:
+            h = module(h, emb)
+        for module in self.output_blocks:
+            h = module(torch.cat([h, skips.pop()], dim=1), emb) if isinstance(module, UNetResBlock) else module(h)
+        return self.out(h)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -85,6 +85,138 @@ def timestep_embedding(t, dim, max_period=10000):
     return emb
 
 
+# ---- attention and the four block designs (models.py's DiTBlock, and the paper's Section 3.2 for the three
+# designs the reference does not implement), restated with torch.nn.functional ops -----------------------------
+F = torch.nn.functional
+BLOCK_DESIGNS = ("adaLN-Zero", "adaLN", "cross-attention", "in-context")
+
+
+def heads_attention(q, k, v, heads):
+    """softmax(q kᵀ/√hd) v per head: q [B, T, D], k and v [B, S, D] → ([B, T, D], probabilities [B, heads, T, S])."""
+    (B, T, D), S = q.shape, k.shape[1]
+    hd = D // heads
+    q, k, v = (a.reshape(B, -1, heads, hd).permute(0, 2, 1, 3) for a in (q, k, v))
+    attn = ((q * hd ** -0.5) @ k.transpose(-2, -1)).softmax(dim=-1)
+    return (attn @ v).permute(0, 2, 1, 3).reshape(B, T, D), attn
+
+
+def self_attention(x, w, heads):
+    """timm's Attention: qkv laid out [3, heads, hd]."""
+    q, k, v = F.linear(x, w["qkv.weight"], w["qkv.bias"]).chunk(3, dim=-1)
+    out, attn = heads_attention(q, k, v, heads)
+    return F.linear(out, w["proj.weight"], w["proj.bias"]), attn
+
+
+def cross_attention(x, context, w, heads):
+    """Queries from x, keys and values from the context: q, then kv laid out [2, heads, hd], then proj."""
+    q = F.linear(x, w["q.weight"], w["q.bias"])
+    k, v = F.linear(context, w["kv.weight"], w["kv.bias"]).chunk(2, dim=-1)
+    out, attn = heads_attention(q, k, v, heads)
+    return F.linear(out, w["proj.weight"], w["proj.bias"]), attn
+
+
+def sub(weights, prefix):
+    return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
+
+
+def design_block(design, w, x, cond, heads):
+    """One block of `design`; cond is c [B, D] (adaLN designs) or the [t, y] tokens [B, 2, D] (cross-attention)."""
+    D = x.shape[-1]
+    norm = lambda h: F.layer_norm(h, (D,), eps=1e-6)
+    mod = lambda h, shift, scale: h * (1 + scale[:, None]) + shift[:, None]
+    mlp = lambda h: F.linear(F.gelu(F.linear(h, w["mlp.fc1.weight"], w["mlp.fc1.bias"]), approximate="tanh"),
+                             w["mlp.fc2.weight"], w["mlp.fc2.bias"])
+    attn = lambda h: self_attention(h, sub(w, "attn."), heads)[0]
+    if design in ("adaLN-Zero", "adaLN"):
+        m = F.linear(F.silu(cond), w["adaLN_modulation.1.weight"], w["adaLN_modulation.1.bias"])
+        if design == "adaLN-Zero":
+            shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = m.chunk(6, dim=1)
+            x = x + gate_msa[:, None] * attn(mod(norm(x), shift_msa, scale_msa))
+            return x + gate_mlp[:, None] * mlp(mod(norm(x), shift_mlp, scale_mlp))
+        shift_msa, scale_msa, shift_mlp, scale_mlp = m.chunk(4, dim=1)
+        x = x + attn(mod(norm(x), shift_msa, scale_msa))
+        return x + mlp(mod(norm(x), shift_mlp, scale_mlp))
+    x = x + attn(norm(x))
+    if design == "cross-attention":
+        x = x + cross_attention(norm(x), cond, sub(w, "cross_attn."), heads)[0]
+    return x + mlp(norm(x))
+
+
+def design_forward(design, w, x, t, y, a):
+    """The whole DiT of `design` with weights w by PyTorch name; returns each block's output and [ε | v]."""
+    p, D = a["patchSize"], a["hiddenSize"]
+    tokens = F.conv2d(x, w["x_embedder.proj.weight"], w["x_embedder.proj.bias"], stride=p).flatten(2).transpose(1, 2)
+    tokens = tokens + w["pos_embed"]
+    t_freq = timestep_embedding(t, a["frequencyEmbeddingSize"])
+    t_emb = F.linear(F.silu(F.linear(t_freq, w["t_embedder.mlp.0.weight"], w["t_embedder.mlp.0.bias"])),
+                     w["t_embedder.mlp.2.weight"], w["t_embedder.mlp.2.bias"])
+    y_emb = w["y_embedder.embedding_table.weight"][y]
+    c = t_emb + y_emb
+    if design == "in-context":
+        tokens = torch.cat([tokens, t_emb[:, None], y_emb[:, None]], dim=1)
+    cond = torch.stack([t_emb, y_emb], dim=1) if design == "cross-attention" else c
+    outputs = []
+    for i in range(a["depth"]):
+        tokens = design_block(design, sub(w, f"blocks.{i}."), tokens, cond, a["numHeads"])
+        outputs.append(tokens)
+    if design == "in-context":
+        tokens = tokens[:, :-2]
+    h = F.layer_norm(tokens, (D,), eps=1e-6)
+    if design in ("adaLN-Zero", "adaLN"):
+        shift, scale = F.linear(F.silu(c), w["final_layer.adaLN_modulation.1.weight"],
+                                w["final_layer.adaLN_modulation.1.bias"]).chunk(2, dim=1)
+        h = h * (1 + scale[:, None]) + shift[:, None]
+    out = F.linear(h, w["final_layer.linear.weight"], w["final_layer.linear.bias"])
+    return outputs, unpatchify(out, p, 2 * a["inChannels"])
+
+
+def design_weights(design, a):
+    """Random weights, every one nonzero, for a small DiT of `design`, by PyTorch name."""
+    D, p, C, F_ = a["hiddenSize"], a["patchSize"], a["inChannels"], a["frequencyEmbeddingSize"]
+    M, grid = int(D * a["mlpRatio"]), a["inputSize"] // a["patchSize"]
+    shapes = {"x_embedder.proj.weight": (D, C, p, p), "x_embedder.proj.bias": (D,),
+              "t_embedder.mlp.0.weight": (D, F_), "t_embedder.mlp.0.bias": (D,),
+              "t_embedder.mlp.2.weight": (D, D), "t_embedder.mlp.2.bias": (D,),
+              "y_embedder.embedding_table.weight": (a["numClasses"] + 1, D),
+              "final_layer.linear.weight": (p * p * 2 * C, D), "final_layer.linear.bias": (p * p * 2 * C,)}
+    layers = {"attn.qkv": 3 * D, "attn.proj": D, "mlp.fc1": M}
+    if design in ("adaLN-Zero", "adaLN"):
+        layers["adaLN_modulation.1"] = (6 if design == "adaLN-Zero" else 4) * D
+        shapes["final_layer.adaLN_modulation.1.weight"] = (2 * D, D)
+        shapes["final_layer.adaLN_modulation.1.bias"] = (2 * D,)
+    if design == "cross-attention":
+        layers.update({"cross_attn.q": D, "cross_attn.kv": 2 * D, "cross_attn.proj": D})
+    for i in range(a["depth"]):
+        for name, rows in layers.items():
+            shapes[f"blocks.{i}.{name}.weight"] = (rows, D)
+            shapes[f"blocks.{i}.{name}.bias"] = (rows,)
+        shapes[f"blocks.{i}.mlp.fc2.weight"] = (D, M)
+        shapes[f"blocks.{i}.mlp.fc2.bias"] = (D,)
+    w = {name: randn(*shape) * (shape[-1] ** -0.5) for name, shape in sorted(shapes.items())}
+    w["pos_embed"] = sincos_2d(D, grid)[None]
+    return w
+
+
+def block_design_fixtures():
+    x, context = randn(2, 5, 8), randn(2, 2, 8)
+    w = {"q.weight": randn(8, 8), "q.bias": randn(8), "kv.weight": randn(16, 8), "kv.bias": randn(16),
+         "proj.weight": randn(8, 8), "proj.bias": randn(8)}
+    output, attn = cross_attention(x, context, w, 2)
+    cross = {"x": packed(x), "context": packed(context), "numHeads": 2, **{k: packed(v) for k, v in w.items()},
+             "output": packed(output), "probabilities": packed(attn)}
+    a = {"inputSize": 4, "patchSize": 2, "inChannels": 4, "hiddenSize": 8, "depth": 2, "numHeads": 2,
+         "mlpRatio": 4.0, "learnSigma": True, "frequencyEmbeddingSize": 16, "numClasses": 3}
+    x, t, y = randn(2, 4, 4, 4), torch.tensor([10.0, 900.0]), torch.tensor([1, 3])  # 3: the null class
+    designs = []
+    for design in BLOCK_DESIGNS:
+        w = design_weights(design, a)
+        outputs, out = design_forward(design, w, x, t, y, a)
+        designs.append({"design": design, "architecture": {**a, "block": design}, "x": packed(x), "t": t.tolist(),
+                        "y": y.tolist(), "weights": {k: packed(v) for k, v in w.items()},
+                        "blockOutputs": [packed(o) for o in outputs], "out": packed(out)})
+    return cross, designs
+
+
 # ---- schedules and respacing (numpy float64) ---------------------------------------------------------------
 def beta_schedule(name, n):
     if name == "linear":
@@ -284,6 +416,8 @@ def main():
         out["randn"].append({"seed": seed, "draws": [packed(torch.randn(*shape)) for shape in shapes]})
 
     out["samplers"] = sampler_fixtures()
+
+    out["crossAttention"], out["blockDesigns"] = block_design_fixtures()
 
     print(json.dumps(out))
 
