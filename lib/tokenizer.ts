@@ -103,7 +103,8 @@ export function splitWords(text: string): string[] {
  * import { buildVocabulary } from "@dit/toolkit/concepts";
  * import assert from "node:assert/strict";
  * const vocabulary = buildVocabulary(["red heart", "blue heart", "Red apple"], 4);
- * assert.deepEqual(vocabulary.tokens, ["[pad]", "[unk]", "[null]", "heart", "red", "blue", "apple"]);
+ * // "red" and "heart" twice each, "red" seen first; then the words seen once
+ * assert.deepEqual(vocabulary.tokens, ["[pad]", "[unk]", "[null]", "red", "heart", "blue", "apple"]);
  * ```
  */
 export function buildVocabulary(captions: readonly string[], maxLength: number): Vocabulary {
@@ -163,7 +164,9 @@ export function checkVocabulary(value: unknown): Vocabulary {
     const words = typeof token === "string" ? splitWords(token) : [];
     if (words.length !== 1 || words[0] !== token || seen.has(token)) {
       throw new Error(
-        `checkVocabulary: token ${id} is ${JSON.stringify(token)}; expected a new word as splitWords gives it`,
+        `checkVocabulary: token ${id} is ${
+          JSON.stringify(token)
+        }; expected a new word as splitWords gives it`,
       );
     }
     seen.add(token);
@@ -217,8 +220,13 @@ function pad(ids: number[], maxLength: number): number[] {
 }
 
 function checkMaxLength(maxLength: unknown, fn: string): void {
-  if (typeof maxLength !== "number" || !Number.isInteger(maxLength) || maxLength < 1 || maxLength > MAX_PROMPT_WORDS) {
-    throw new Error(`${fn}: maxLength is ${describeValue(maxLength)}; expected an integer from 1 to ${MAX_PROMPT_WORDS}`);
+  if (
+    typeof maxLength !== "number" || !Number.isInteger(maxLength) || maxLength < 1 ||
+    maxLength > MAX_PROMPT_WORDS
+  ) {
+    throw new Error(
+      `${fn}: maxLength is ${describeValue(maxLength)}; expected an integer from 1 to ${MAX_PROMPT_WORDS}`,
+    );
   }
 }
 
@@ -242,7 +250,9 @@ function indexOf(vocabulary: Vocabulary): Map<string, number> {
   let index = indexes.get(vocabulary);
   if (!index) {
     // Brackets are punctuation, so no word is ever a special token: only word tokens need indexing.
-    index = new Map(vocabulary.tokens.slice(SPECIAL_TOKENS.length).map((t, i) => [t, i + SPECIAL_TOKENS.length]));
+    index = new Map(
+      vocabulary.tokens.slice(SPECIAL_TOKENS.length).map((t, i) => [t, i + SPECIAL_TOKENS.length]),
+    );
     indexes.set(vocabulary, index);
   }
   return index;

@@ -16,7 +16,7 @@
  */
 import { buildVocabulary, splitWords, type Vocabulary } from "../../lib/tokenizer.ts";
 
-/** The longest caption or prompt, in words: the longest emoji name has 10, so there is room for phrases. */
+/** The longest caption or prompt, in words: the longest emoji caption has 11, so there is room for phrases. */
 export const MAX_CAPTION_WORDS = 16;
 
 /** The fields used of one emoji-datasource entry. */
@@ -94,8 +94,11 @@ export function makeCaptions(
     const words = name.split(" ");
     return words.length > 1 && words.every((word) => seen.has(word));
   });
-  const unseenWords = [...new Set(textHeldout.flatMap((name) => name.split(" ")))].filter((w) => !seen.has(w));
-  const rule = "captions are emoji-datasource's name and short names and Emojibase's label (names) and tags " +
+  const unseenWords = [...new Set(textHeldout.flatMap((name) => name.split(" ")))].filter((w) =>
+    !seen.has(w)
+  );
+  const rule =
+    "captions are emoji-datasource's name and short names and Emojibase's label (names) and tags " +
     "(keywords), lowercased and split into words by splitWords (lib/tokenizer.ts); the text held-out emoji " +
     "are the image held-out ones (every 10th base emoji in sort order), and a training caption that spells " +
     "a held-out name is left out of training";
@@ -120,7 +123,9 @@ export function summariseCaptions(captions: Captions, vocabulary: Vocabulary): s
   const heldout = captions.emoji.filter((e) => e.heldout).length;
   const words = (list: string[]) => list.reduce((n, caption) => n + caption.split(" ").length, 0);
   return [
-    `captions: ${captions.emoji.length} emoji, ${captions.emoji.length - heldout} training, ${heldout} held out`,
+    `captions: ${captions.emoji.length} emoji, ${
+      captions.emoji.length - heldout
+    } training, ${heldout} held out`,
     `  training captions ${captions.training.length} (${words(captions.training)} words), ` +
     `${captions.removed} left out for spelling a held-out name; vocabulary ${vocabulary.tokens.length} tokens`,
     `  held-out names ${captions.textHeldout.length}, new combinations of seen words ` +

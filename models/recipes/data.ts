@@ -467,7 +467,8 @@ function saveCaptions(): string {
       package: "emoji-datasource-google",
       version: PACKAGES["emoji-datasource-google"],
       licence: "MIT",
-      credit: "emoji names (Unicode character names) and short names from emoji-datasource by Cal Henderson, MIT",
+      credit:
+        "emoji names (Unicode character names) and short names from emoji-datasource by Cal Henderson, MIT",
     },
     {
       package: "emojibase-data",
