@@ -54,7 +54,11 @@ Deno.test({
       .output();
     assert.ok(run.success, new TextDecoder().decode(run.stderr));
     const fresh = JSON.parse(new TextDecoder().decode(run.stdout));
-    for (const run of [fresh, fixture]) delete run.python, delete run.unicode; // versions differ; the results must not
+    // another python may run it, with other Unicode tables: the results must be the same all the same
+    for (const run of [fresh, fixture]) {
+      delete run.python;
+      delete run.unicode;
+    }
     assert.deepEqual(fresh, fixture);
   },
 });
@@ -87,7 +91,7 @@ Deno.test("property: every word is lowercase and its own normalization, words re
         assert.deepEqual(splitWords(words.join(" ")), words);
         for (const word of words) assert.equal(word, word.toLowerCase());
         // (exactly case-blind for ASCII; Unicode's special casing may add letters: "ᾀ" is "ἈΙ" uppercased)
-        const ascii = text.replace(/[^\x00-\x7f]/g, "");
+        const ascii = [...text].filter((char) => char.codePointAt(0)! < 128).join("");
         assert.deepEqual(splitWords(ascii.toUpperCase()), splitWords(ascii.toLowerCase()));
       },
     ),
