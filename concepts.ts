@@ -97,3 +97,14 @@ export {
   type QuantizedWeights,
   quantizeWeights,
 } from "./lib/quantize.ts";
+export {
+  buildVocabulary,
+  checkVocabulary,
+  MAX_PROMPT_WORDS,
+  nullCaption,
+  SPECIAL_TOKENS,
+  splitWords,
+  tokenize,
+  type TokenizedPrompt,
+  type Vocabulary,
+} from "./lib/tokenizer.ts";

@@ -1,20 +1,42 @@
 /**
- * `deno task fixtures`: recompute tests/fixtures/reference.json with the PyTorch reference script
- * (tests/reference/dit_reference.py), using the first python that has torch (see cli/python.ts).
+ * `deno task fixtures`: recompute the test fixtures with their Python scripts, using the first python that
+ * has the modules each needs (see cli/python.ts): tests/fixtures/reference.json from the PyTorch reference
+ * (tests/reference/dit_reference.py), and tests/fixtures/tokenizer.json from the tokenizer's Python twin
+ * (tests/reference/tokenizer_reference.py, plain python3).
  *
  * @module
  */
 import { findPython, TORCH_INSTALL } from "./python.ts";
 
-const script = new URL("../tests/reference/dit_reference.py", import.meta.url).pathname;
-const target = new URL("../tests/fixtures/reference.json", import.meta.url).pathname;
-const python = findPython(["torch", "numpy"]);
-if (!python) {
-  console.error(`fixtures: no python3 with PyTorch found; install it with: ${TORCH_INSTALL}`);
-  Deno.exit(1);
+const FIXTURES = [
+  {
+    script: "dit_reference.py",
+    target: "reference.json",
+    modules: ["torch", "numpy"],
+    install: TORCH_INSTALL,
+  },
+  {
+    script: "tokenizer_reference.py",
+    target: "tokenizer.json",
+    modules: ["json"],
+    install: "apt-get install -y python3",
+  },
+];
+
+for (const { script, target, modules, install } of FIXTURES) {
+  const python = findPython(modules);
+  if (!python) {
+    console.error(`fixtures: no python3 with ${modules.join(" and ")} found; install it with: ${install}`);
+    Deno.exit(1);
+  }
+  const path = new URL(`../tests/fixtures/${target}`, import.meta.url).pathname;
+  const run = await new Deno.Command(python, {
+    args: [new URL(`../tests/reference/${script}`, import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!run.success) Deno.exit(1);
+  await Deno.writeFile(`${path}.tmp`, run.stdout);
+  await Deno.rename(`${path}.tmp`, path); // never half a fixture file
+  console.log(`fixtures: wrote ${path}`);
 }
-const run = await new Deno.Command(python, { args: [script], stdout: "piped", stderr: "inherit" }).output();
-if (!run.success) Deno.exit(1);
-await Deno.writeFile(`${target}.tmp`, run.stdout);
-await Deno.rename(`${target}.tmp`, target); // never half a fixture file
-console.log(`fixtures: wrote ${target}`);

