@@ -44,6 +44,7 @@ export {
   requireFinite,
 } from "./lib/checks.ts";
 export { SeededRandom } from "./lib/random.ts";
+export { toPixels } from "./lib/pixels.ts";
 export { patchify, unpatchify } from "./lib/patchify.ts";
 export { sincosPosEmbed1d, sincosPosEmbed2d } from "./lib/positional.ts";
 export { timestepEmbedding } from "./lib/timestep.ts";
@@ -81,6 +82,7 @@ export { eulerStep, type HeunProposal, heunStep, type KarrasSchedule, karrasSche
 export { classifierFreeGuidance, guidanceBatch, guidedAt, guideOutput } from "./lib/guidance.ts";
 export {
   type DiTModel,
+  respacingFor,
   sampleLoop,
   type SampleLoopOptions,
   type SamplerName,

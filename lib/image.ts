@@ -8,6 +8,9 @@
  */
 import sharp from "sharp";
 import { dims, Tensor } from "./tensor.ts";
+import { toPixels } from "./pixels.ts";
+
+export { toPixels };
 
 /** Options of {@link gridPng}. */
 export interface GridOptions {
@@ -17,34 +20,6 @@ export interface GridOptions {
   padding?: number;
   /** The padding's grey level, 0…255 (default 255, white). */
   background?: number;
-}
-
-/**
- * Image `i` of a batch as 8-bit pixels, height × width × channels.
- *
- * @example
- * ```ts
- * import { Tensor, toPixels } from "@dit/toolkit";
- * import assert from "node:assert/strict";
- * const images = Tensor.from([-1, 0, 1, 2], [1, 1, 2, 2]);
- * assert.deepEqual([...toPixels(images, 0)], [0, 128, 255, 255]);
- * ```
- */
-export function toPixels(images: Tensor, i: number): Uint8Array {
-  const [N, C, H, W] = dims(images, 4, "toPixels: images", "[N, C, H, W]");
-  if (C !== 1 && C !== 3) {
-    throw new Error(`toPixels: images have ${C} channels; expected 1 (grey) or 3 (RGB)`);
-  }
-  if (!Number.isInteger(i) || i < 0 || i >= N) throw new Error(`toPixels: index ${i}; expected 0 … ${N - 1}`);
-  const pixels = new Uint8Array(H * W * C);
-  for (let c = 0; c < C; c++) {
-    for (let p = 0; p < H * W; p++) {
-      // Uint8ClampedArray-style rounding and clipping, written out
-      const v = Math.round((images.data[((i * C + c) * H * W) + p] + 1) * 127.5);
-      pixels[p * C + c] = v < 0 ? 0 : v > 255 ? 255 : v;
-    }
-  }
-  return pixels;
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   checkpoint,
   describeNonFinite,
   type DiTModel,
+  respacingFor,
   sampleLoop,
   type SamplerName,
   SAMPLERS,
@@ -508,8 +509,7 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
       fail("signal is not an AbortSignal; expected an AbortSignal or nothing");
     }
     const diffusion = createDiffusion({
-      // Euler and Heun step between Karras et al.'s noise levels; the others on evenly respaced timesteps
-      respacing: sampler === "euler" || sampler === "heun" ? `karras${steps}` : String(steps),
+      respacing: respacingFor(sampler, steps),
       schedule: this.card.diffusion.schedule,
       numTimesteps,
     });

@@ -42,6 +42,21 @@ export type SamplerName = "ddpm" | "ddim" | "dpm++2m" | "euler" | "heun";
 export const SAMPLERS: readonly SamplerName[] = ["ddpm", "ddim", "dpm++2m", "euler", "heun"];
 
 /**
+ * The respacing a sampler runs on, for `createDiffusion`: Karras et al.'s noise levels (`"karrasN"`) for Euler
+ * and Heun, evenly respaced timesteps (`"N"`) for the others.
+ *
+ * @example
+ * ```ts
+ * import { respacingFor } from "@dit/toolkit/concepts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([respacingFor("ddim", 20), respacingFor("heun", 20)], ["20", "karras20"]);
+ * ```
+ */
+export function respacingFor(sampler: SamplerName, steps: number): string {
+  return sampler === "euler" || sampler === "heun" ? `karras${steps}` : String(steps);
+}
+
+/**
  * The network, as the sampler needs it: a forward pass from x_t `[B, C, h, w]`, timesteps and labels (one
  * each per sample) to `[B, 2C, h, w]` (ε̂ then v). The pipeline of `loadDiT` (ONNX Runtime) is one, the glass
  * box of `loadGlassBox` (TypeScript) another, and so is `{ forward: (x, t, y) => … }` of your own.

@@ -1,6 +1,7 @@
 /**
- * A headless Chromium driven over the DevTools protocol, just enough to check rendered notebooks: open a page,
- * wait for its Plotly figures, count those that drew marks, collect script errors, take a screenshot. Uses
+ * A headless Chromium driven over the DevTools protocol, just enough to check rendered notebooks (open a page,
+ * wait for its Plotly figures, count those that drew marks, collect script errors, take a screenshot) and to
+ * drive the explorer (evaluate in the page, wait for a state). Uses
  * Debian's `chromium` with every background download switched off.
  *
  * @module
@@ -40,11 +41,32 @@ export function chromiumPath(): string | null {
   return null;
 }
 
-/** Opens `url`, waits up to `timeoutMs` for every figure to draw, and reports. */
-export async function inspectPage(url: string, options: { screenshot?: boolean; timeoutMs?: number } = {}) {
+/** An open page in a headless Chromium: evaluate in it, click, screenshot; its script errors so far. */
+export interface Page {
+  /** Script exceptions and console errors, as they come. */
+  errors: string[];
+  /** Evaluates `expression` in the page (awaiting a promise) and returns its value, JSON-serializable. */
+  evaluate<T = unknown>(expression: string): Promise<T>;
+  /** Evaluates `expression` every 250 ms until it is truthy, or throws after `timeoutMs` naming `what`. */
+  waitFor(expression: string, what: string, timeoutMs: number): Promise<void>;
+  /** A PNG screenshot of the whole page. */
+  screenshot(): Promise<Uint8Array>;
+}
+
+/**
+ * Starts a headless Chromium, opens `url` in it and hands the page to `use`; the browser and its profile are
+ * gone when `use` settles. With `offline`, every host name but 127.0.0.1 fails to resolve, so a page that
+ * reaches for the network fails the way it would with no network.
+ */
+export async function withPage<T>(
+  url: string,
+  use: (page: Page) => Promise<T>,
+  options: { offline?: boolean } = {},
+): Promise<T> {
   const profile = await Deno.makeTempDir({ prefix: "dit-chromium-" });
+  const offline = options.offline ? ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"] : [];
   const browser = new Deno.Command(chromiumPath()!, {
-    args: [...FLAGS, `--user-data-dir=${profile}`, "--window-size=1200,2000", "about:blank"],
+    args: [...FLAGS, ...offline, `--user-data-dir=${profile}`, "--window-size=1200,2000", "about:blank"],
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -69,32 +91,37 @@ export async function inspectPage(url: string, options: { screenshot?: boolean; 
       });
       for (const domain of ["Runtime", "Page"]) await cdp.send(`${domain}.enable`, {}, sessionId);
       await cdp.send("Page.navigate", { url }, sessionId);
-      const count = `(() => {
-        const figures = [...document.querySelectorAll("div[id^=dit-plot-]")];
-        const marks = "g.heatmaplayer image, g.scatterlayer path.js-line, g.scatterlayer path.point, g.imagelayer image, g.barlayer path";
-        return JSON.stringify({ figures: figures.length, drawn: figures.filter((f) => f.querySelector("svg.main-svg") && f.querySelector(marks)).length, ready: document.readyState });
-      })()`;
-      const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-      let state = { figures: 0, drawn: 0, ready: "" };
-      while (Date.now() < deadline) {
-        const { result } = await cdp.send(
+      const evaluate = async <V>(expression: string): Promise<V> => {
+        const { result, exceptionDetails } = await cdp.send(
           "Runtime.evaluate",
-          { expression: count, returnByValue: true },
+          { expression, returnByValue: true, awaitPromise: true },
           sessionId,
         );
-        state = JSON.parse(result.value ?? "{}");
-        if (state.ready === "complete" && state.drawn === state.figures) break;
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-      const report: PageReport = { figures: state.figures, drawn: state.drawn, errors };
-      if (options.screenshot) {
-        const { data } = await cdp.send("Page.captureScreenshot", {
-          format: "png",
-          captureBeyondViewport: true,
-        }, sessionId);
-        report.screenshot = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
-      }
-      return report;
+        if (exceptionDetails) {
+          throw new Error(
+            `${expression}: ${exceptionDetails.exception?.description ?? exceptionDetails.text}`,
+          );
+        }
+        return result.value as V;
+      };
+      return await use({
+        errors,
+        evaluate,
+        async waitFor(expression, what, timeoutMs) {
+          const deadline = Date.now() + timeoutMs;
+          while (!(await evaluate(expression))) {
+            if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          }
+        },
+        async screenshot() {
+          const { data } = await cdp.send("Page.captureScreenshot", {
+            format: "png",
+            captureBeyondViewport: true,
+          }, sessionId);
+          return Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+        },
+      });
     } finally {
       cdp.close();
     }
@@ -103,6 +130,30 @@ export async function inspectPage(url: string, options: { screenshot?: boolean; 
     await browser.status;
     await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
+}
+
+/** Opens `url`, waits up to `timeoutMs` for every figure to draw, and reports. */
+export function inspectPage(
+  url: string,
+  options: { screenshot?: boolean; timeoutMs?: number } = {},
+): Promise<PageReport> {
+  return withPage(url, async (page) => {
+    const count = `(() => {
+      const figures = [...document.querySelectorAll("div[id^=dit-plot-]")];
+      const marks = "g.heatmaplayer image, g.scatterlayer path.js-line, g.scatterlayer path.point, g.imagelayer image, g.barlayer path";
+      return JSON.stringify({ figures: figures.length, drawn: figures.filter((f) => f.querySelector("svg.main-svg") && f.querySelector(marks)).length, ready: document.readyState });
+    })()`;
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    let state = { figures: 0, drawn: 0, ready: "" };
+    while (Date.now() < deadline) {
+      state = JSON.parse((await page.evaluate<string>(count)) ?? "{}");
+      if (state.ready === "complete" && state.drawn === state.figures) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const report: PageReport = { figures: state.figures, drawn: state.drawn, errors: page.errors };
+    if (options.screenshot) report.screenshot = await page.screenshot();
+    return report;
+  });
 }
 
 /** Chromium prints "DevTools listening on ws://…" on stderr once it is ready. */

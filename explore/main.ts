@@ -1,0 +1,235 @@
+/// <reference lib="dom" />
+/**
+ * The explorer page: reads the controls, runs the toolkit's own sampling loop (`sampleLoop` on the model in
+ * `ort_web.ts`), and draws every step. It holds no maths of its own: the diffusion, the samplers and guidance
+ * are the concept functions of `lib/`, bundled for the browser by `server.ts`.
+ *
+ * The page reports its state on `<body data-state>` (`loading`, `ready`, `running`, `done` or `error`) and its
+ * timings on `<body data-timings>`, for people and for the browser test.
+ *
+ * @module
+ */
+import { createDiffusion, type GaussianDiffusion } from "../lib/diffusion.ts";
+import type { ModelCard } from "../lib/model/card.ts";
+import { toPixels } from "../lib/pixels.ts";
+import { SeededRandom } from "../lib/random.ts";
+import { respacingFor, sampleLoop, type SamplerName, SAMPLERS } from "../lib/sampler.ts";
+import { concatBatch, sliceBatch, type Tensor } from "../lib/tensor.ts";
+import { WebDiT } from "./ort_web.ts";
+
+/** One step as drawn: its timestep and the decoded x_t and x̂0. */
+interface Frame {
+  t: number;
+  xt: ImageData;
+  x0: ImageData;
+}
+
+const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const controls = {
+  form: element<HTMLFormElement>("controls"),
+  model: element<HTMLSelectElement>("model"),
+  class: element<HTMLSelectElement>("class"),
+  seed: element<HTMLInputElement>("seed"),
+  steps: element<HTMLInputElement>("steps"),
+  sampler: element<HTMLSelectElement>("sampler"),
+  guidance: element<HTMLInputElement>("guidance"),
+  generate: element<HTMLButtonElement>("generate"),
+  timeline: element<HTMLInputElement>("timeline"),
+};
+const status = element("status"), errorBox = element("error"), at = element<HTMLOutputElement>("at");
+
+let cards: ModelCard[] = [];
+const loaded = new Map<string, Promise<WebDiT>>();
+let frames: Frame[] = [];
+let diffusion: GaussianDiffusion | undefined;
+
+function setState(state: string, text: string) {
+  document.body.dataset.state = state;
+  status.textContent = text;
+}
+
+/** Shows an error in the page (and on the console, where a test sees it). */
+function showError(error: unknown) {
+  const message = error instanceof Error ? error.message : String(error);
+  errorBox.textContent = message;
+  errorBox.hidden = false;
+  setState("error", "Stopped by an error.");
+  controls.generate.disabled = cards.length === 0;
+  console.error(`explorer: ${message}`);
+}
+addEventListener("error", (event) => showError(event.error ?? event.message));
+addEventListener("unhandledrejection", (event) => showError(event.reason));
+
+function option(value: string, text = value) {
+  const o = document.createElement("option");
+  o.value = value;
+  o.textContent = text;
+  return o;
+}
+
+function card(): ModelCard {
+  return cards.find((c) => c.name === controls.model.value)!;
+}
+
+/** Fills the class list and the card's default sampling when the model changes. */
+function chooseModel() {
+  const c = card();
+  controls.class.replaceChildren(...c.classes.map((k) => option(String(k.id), k.name)));
+  controls.steps.max = String(c.diffusion.numTimesteps);
+  if (c.sampling) {
+    controls.steps.value = String(c.sampling.steps);
+    controls.sampler.value = c.sampling.sampler;
+  }
+  drawSchedule();
+}
+
+/** The controls' values, checked: a one-line error names the one that is wrong and what is accepted. */
+function readControls() {
+  const c = card();
+  const integer = (input: HTMLInputElement, name: string, min: number, max: number) => {
+    const value = Number(input.value);
+    if (input.value.trim() === "" || !Number.isInteger(value) || value < min || value > max) {
+      throw new Error(`${name} is "${input.value}"; expected an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+  const sampler = controls.sampler.value as SamplerName;
+  const steps = integer(controls.steps, "steps", sampler === "ddpm" ? 2 : 1, c.diffusion.numTimesteps);
+  const seed = integer(controls.seed, "seed", 0, 2 ** 32 - 1);
+  const guidanceScale = Number(controls.guidance.value);
+  if (controls.guidance.value.trim() === "" || !(guidanceScale >= 0 && guidanceScale <= 100)) {
+    throw new Error(`guidance scale is "${controls.guidance.value}"; expected a number from 0 to 100`);
+  }
+  return { c, label: Number(controls.class.value), steps, seed, sampler, guidanceScale };
+}
+
+function toImageData(images: Tensor, i: number): ImageData {
+  const [, channels, height, width] = images.shape;
+  const pixels = toPixels(images, i);
+  const rgba = new ImageData(width, height);
+  for (let p = 0; p < width * height; p++) {
+    for (let k = 0; k < 3; k++) rgba.data[4 * p + k] = pixels[p * channels + (channels === 3 ? k : 0)];
+    rgba.data[4 * p + 3] = 255;
+  }
+  return rgba;
+}
+
+function paint(id: string, image: ImageData) {
+  const canvas = element<HTMLCanvasElement>(id);
+  const scratch = new OffscreenCanvas(image.width, image.height);
+  scratch.getContext("2d")!.putImageData(image, 0, 0);
+  const context = canvas.getContext("2d")!;
+  context.imageSmoothingEnabled = false;
+  context.drawImage(scratch, 0, 0, canvas.width, canvas.height);
+}
+
+/** Shows step `step` (1-based) of the run: its pictures, its place on the timeline and on the schedule. */
+function show(step: number) {
+  const frame = frames[step - 1];
+  if (!frame) return;
+  paint("xt", frame.xt);
+  paint("x0", frame.x0);
+  at.textContent = `${step} / ${frames.length} · t = ${frame.t}`;
+  drawSchedule(frame.t);
+}
+
+/** ᾱ_t over the training timesteps, the run's timesteps as dots, and `current` in red. */
+function drawSchedule(current?: number) {
+  const c = card();
+  const full = createDiffusion({ schedule: c.diffusion.schedule, numTimesteps: c.diffusion.numTimesteps });
+  const canvas = element<HTMLCanvasElement>("schedule");
+  const g = canvas.getContext("2d")!;
+  const pad = 28, w = canvas.width - 2 * pad, h = canvas.height - 2 * pad, T = full.numTimesteps;
+  const x = (t: number) => pad + (t / (T - 1)) * w, y = (a: number) => pad + (1 - a) * h;
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  g.strokeStyle = "#999";
+  g.strokeRect(pad, pad, w, h);
+  g.fillStyle = "#444";
+  g.font = "11px system-ui";
+  g.fillText("ᾱ = 1", 2, pad + 4);
+  g.fillText("0", 2, pad + h);
+  g.fillText("t = 0", pad, canvas.height - 8);
+  g.fillText(`${T - 1}`, pad + w - 20, canvas.height - 8);
+  g.strokeStyle = "#36c";
+  g.beginPath();
+  full.alphasCumprod.forEach((a, t) => t === 0 ? g.moveTo(x(t), y(a)) : g.lineTo(x(t), y(a)));
+  g.stroke();
+  for (const t of diffusion?.timestepMap ?? []) {
+    g.fillStyle = t === current ? "#d22" : "#36c";
+    g.beginPath();
+    g.arc(x(t), y(full.alphasCumprod[t]), t === current ? 5 : 2.5, 0, 2 * Math.PI);
+    g.fill();
+  }
+}
+
+/** Loads the model (once), runs the sampling loop, and decodes and draws x_t and x̂0 after every step. */
+async function generate() {
+  errorBox.hidden = true;
+  const { c, label, steps, seed, sampler, guidanceScale } = readControls();
+  controls.generate.disabled = true;
+  const started = performance.now();
+  const timings: Record<string, number> = {};
+  setState("running", `Loading ${c.name}…`);
+  if (!loaded.has(c.name)) loaded.set(c.name, WebDiT.load(c));
+  let model: WebDiT;
+  try {
+    model = await loaded.get(c.name)!;
+  } catch (error) {
+    loaded.delete(c.name);
+    throw error;
+  }
+  timings.loadMs = Math.round(performance.now() - started);
+  frames = [];
+  diffusion = createDiffusion({
+    respacing: respacingFor(sampler, steps),
+    schedule: c.diffusion.schedule,
+    numTimesteps: c.diffusion.numTimesteps,
+  });
+  controls.timeline.disabled = true;
+  await sampleLoop({
+    model,
+    diffusion,
+    labels: [label],
+    nullClass: c.nullClassId,
+    latentShape: [c.latent.channels, c.latent.height, c.latent.width],
+    random: new SeededRandom(seed),
+    guidanceScale,
+    sampler,
+    onStep: async (info) => {
+      const images = await model.decode(concatBatch([sliceBatch(info.xt, 0, 1), info.predXstart]));
+      frames.push({ t: info.t, xt: toImageData(images, 0), x0: toImageData(images, 1) });
+      if (info.step === 1) timings.firstStepMs = Math.round(performance.now() - started);
+      controls.timeline.max = String(info.steps);
+      controls.timeline.value = String(info.step);
+      show(info.step);
+      setState("running", `Step ${info.step} of ${info.steps}…`);
+      await new Promise((resolve) => setTimeout(resolve, 0)); // let the page paint
+    },
+  });
+  timings.totalMs = Math.round(performance.now() - started);
+  document.body.dataset.timings = JSON.stringify(timings);
+  controls.timeline.disabled = false;
+  controls.generate.disabled = false;
+  setState("done", `${c.name}, ${c.classes[label].name}: ${steps} ${sampler} steps in ${timings.totalMs} ms`);
+}
+
+async function start() {
+  const response = await fetch("/models.json");
+  if (!response.ok) throw new Error(`cannot read the model list: the server answered ${response.status}`);
+  cards = await response.json();
+  if (cards.length === 0) throw new Error("no models are shipped in models/; expected digits and emoji");
+  controls.model.replaceChildren(...cards.map((c) => option(c.name)));
+  controls.sampler.replaceChildren(...SAMPLERS.map((s) => option(s)));
+  controls.model.value = cards.some((c) => c.name === "emoji") ? "emoji" : cards[0].name;
+  chooseModel();
+  controls.model.addEventListener("change", chooseModel);
+  controls.timeline.addEventListener("input", () => show(Number(controls.timeline.value)));
+  controls.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    generate().catch(showError);
+  });
+  controls.generate.disabled = false;
+  setState("ready", "Ready.");
+}
+
+start().catch(showError);

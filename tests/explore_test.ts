@@ -1,0 +1,171 @@
+/**
+ * `deno task explore`: the port flag's errors; the server's sandbox (only the page, its bundle, ONNX Runtime
+ * Web's files, the cards and the files the page runs, each checked against its card); and, in headless
+ * Chromium with every host but 127.0.0.1 unresolvable, the page generating a digit and an emoji with no
+ * console error, then Ctrl-C stopping the server. Without Chromium the browser test is skipped with a loud line
+ * (CI installs it and never skips). A screenshot is kept at out/explore.png; the test prints its timings.
+ */
+import assert from "node:assert/strict";
+import { parsePort } from "../cli/explore.ts";
+import { explorerHandler, shippedModels } from "../explore/server.ts";
+import { chromiumPath, withPage } from "./browser.ts";
+
+const chromium = chromiumPath();
+if (!chromium) {
+  const line =
+    "SKIPPED the browser test of tests/explore_test.ts: chromium not found. Install: apt-get install -y chromium";
+  if (Deno.env.get("CI")) throw new Error(`${line} (CI must not skip)`);
+  console.error(`\n!!! ${line}\n`);
+}
+
+Deno.test("--port takes 1-65535; anything else is refused in one line naming it", () => {
+  assert.equal(parsePort([]), 0);
+  assert.equal(parsePort(["--port", "8080"]), 8080);
+  assert.equal(parsePort(["--port=65535"]), 65535);
+  for (const bad of ["0", "65536", "-1", "80.5", "http", "", "123456"]) {
+    assert.throws(() => parsePort(["--port", bad]), (e: Error) => {
+      assert.equal(e.message, `--port is ${JSON.stringify(bad)}; expected a port from 1 to 65535`);
+      return true;
+    });
+  }
+  assert.throws(
+    () => parsePort(["--port"]),
+    /^Error: --port needs a value; expected a port from 1 to 65535$/,
+  );
+  assert.throws(
+    () => parsePort(["--host", "0.0.0.0"]),
+    /unknown argument "--host"; expected --port N or --help/,
+  );
+});
+
+Deno.test("the server serves the page and the model files a card names, and nothing else", async () => {
+  const handler = explorerHandler("// the bundle");
+  const get = (path: string, method = "GET") => handler(new Request(`http://127.0.0.1${path}`, { method }));
+  const ok = async (path: string) => {
+    const response = await get(path);
+    assert.equal(response.status, 200, `${path}: ${response.status}`);
+    assert.equal(response.headers.get("cross-origin-embedder-policy"), "require-corp");
+    return new Uint8Array(await response.arrayBuffer());
+  };
+  assert.match(new TextDecoder().decode(await ok("/")), /<title>DiT explorer<\/title>/);
+  assert.equal(new TextDecoder().decode(await ok("/main.js")), "// the bundle");
+  assert.ok((await ok("/ort/ort-wasm-simd-threaded.wasm")).length > 1e6);
+  const cards = JSON.parse(new TextDecoder().decode(await ok("/models.json")));
+  assert.deepEqual(cards.map((c: { name: string }) => c.name), shippedModels().map((c) => c.name));
+  const dir = new URL("../models/digits/", import.meta.url).pathname;
+  for (const name of ["dit.onnx", "dit.weights", "vae_decoder.onnx"]) {
+    assert.deepEqual(await ok(`/models/digits/${name}`), await Deno.readFile(`${dir}${name}`));
+  }
+  for (
+    const path of [
+      "/models/digits/classifier.onnx", // named by the card, but not a file the page runs
+      "/models/digits/card.json",
+      "/models/digits/%2E%2E%2Fdeno.json",
+      "/models/recipes/export.py",
+      "/models/nope/dit.onnx",
+      "/deno.json",
+      "/explore/server.ts",
+      "/ort/ort.node.min.mjs",
+      "/node_modules/onnxruntime-web/package.json",
+    ]
+  ) {
+    const response = await get(path);
+    assert.equal(response.status, 404, path);
+    await response.body?.cancel();
+  }
+  const post = await get("/", "POST");
+  assert.equal(post.status, 405);
+  await post.body?.cancel();
+});
+
+/** Picks a model and class, presses Generate, and waits (generously) for the run to end. */
+async function generate(
+  evaluate: <T>(e: string) => Promise<T>,
+  waitFor: WaitFor,
+  model: string,
+  label: number,
+) {
+  await evaluate(`(() => {
+    const model = document.getElementById("model");
+    model.value = ${JSON.stringify(model)};
+    model.dispatchEvent(new Event("change"));
+    document.getElementById("class").value = "${label}";
+    document.getElementById("generate").click();
+  })()`);
+  await waitFor(
+    `document.body.dataset.state !== "ready" && document.body.dataset.state !== "running"`,
+    `${model}: the run`,
+    300_000,
+  );
+  const state = await evaluate<Record<string, string>>(`({
+    state: document.body.dataset.state,
+    error: document.getElementById("error").textContent,
+    timings: document.body.dataset.timings,
+    steps: document.getElementById("steps").value,
+    frames: document.getElementById("timeline").max,
+    // a picture, not a blank canvas: its pixels vary
+    spread: (() => {
+      const d = document.getElementById("x0").getContext("2d").getImageData(0, 0, 256, 256).data;
+      let lo = 255, hi = 0;
+      for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
+      return String(hi - lo);
+    })(),
+  })`);
+  assert.equal(state.state, "done", `${model}: ${state.error}`);
+  assert.equal(state.frames, state.steps, `${model}: one frame per step`);
+  assert.ok(Number(state.spread) > 50, `${model}: x̂0 is nearly blank (pixel spread ${state.spread})`);
+  return JSON.parse(state.timings) as Record<string, number>;
+}
+
+type WaitFor = (expression: string, what: string, timeoutMs: number) => Promise<void>;
+
+Deno.test({
+  name:
+    "deno task explore: the page generates a digit and an emoji offline in headless Chromium; Ctrl-C stops it",
+  ignore: !chromium,
+  sanitizeResources: false,
+  fn: async () => {
+    const server = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../cli/explore.ts", import.meta.url).pathname],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      let printed = "";
+      while (!/http:\/\/127\.0\.0\.1:\d+\//.test(printed)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`explore exited before printing its address: ${printed}`);
+        printed += value;
+      }
+      const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(printed)![0];
+      const timings = await withPage(url, async (page) => {
+        await page.waitFor(
+          `document.body.dataset.state === "ready" || document.body.dataset.state === "error"`,
+          "the page",
+          120_000,
+        );
+        const digits = await generate(page.evaluate, page.waitFor, "digits", 7);
+        const emoji = await generate(page.evaluate, page.waitFor, "emoji", 3);
+        const emojiAgain = await generate(page.evaluate, page.waitFor, "emoji", 0);
+        await Deno.mkdir("out", { recursive: true });
+        await Deno.writeFile("out/explore.png", await page.screenshot());
+        assert.deepEqual(page.errors, []);
+        return { digits, emoji, emojiAgain };
+      }, { offline: true });
+      console.log(
+        `explorer timings in headless Chromium (${navigator.hardwareConcurrency} cores), ms from Generate: ` +
+          JSON.stringify(timings),
+      );
+      server.kill("SIGINT");
+      assert.equal((await server.status).code, 0, "Ctrl-C stops the server with status 0");
+    } finally {
+      reader.releaseLock();
+      await server.stdout.cancel().catch(() => {});
+      try {
+        server.kill();
+      } catch { /* already stopped */ }
+      await server.status;
+    }
+  },
+});
