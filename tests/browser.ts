@@ -157,7 +157,7 @@ export function inspectPage(
 }
 
 /** Chromium prints "DevTools listening on ws://…" on stderr once it is ready. */
-async function devtoolsEndpoint(stderr: ReadableStream<Uint8Array>): Promise<string> {
+async function devtoolsEndpoint(stderr: ReadableStream<Uint8Array<ArrayBuffer>>): Promise<string> {
   const reader = stderr.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   while (true) {
