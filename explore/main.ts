@@ -15,11 +15,14 @@ import { toPixels } from "../lib/pixels.ts";
 import { SeededRandom } from "../lib/random.ts";
 import { respacingFor, sampleLoop, type SamplerName, SAMPLERS } from "../lib/sampler.ts";
 import { concatBatch, sliceBatch, type Tensor } from "../lib/tensor.ts";
+import type { AttentionReply, AttentionRequest } from "./attention_worker.ts";
 import { WebDiT } from "./ort_web.ts";
 
-/** One step as drawn: its timestep and the decoded x_t and x̂0. */
+/** One step as drawn: its timestep and label, the latent x_t, and the decoded x_t and x̂0. */
 interface Frame {
   t: number;
+  y: number;
+  latent: Tensor;
   xt: ImageData;
   x0: ImageData;
 }
@@ -35,6 +38,8 @@ const controls = {
   guidance: element<HTMLInputElement>("guidance"),
   generate: element<HTMLButtonElement>("generate"),
   timeline: element<HTMLInputElement>("timeline"),
+  layer: element<HTMLSelectElement>("layer"),
+  head: element<HTMLSelectElement>("head"),
 };
 const status = element("status"), errorBox = element("error"), at = element<HTMLOutputElement>("at");
 
@@ -42,6 +47,12 @@ let cards: ModelCard[] = [];
 const loaded = new Map<string, Promise<WebDiT>>();
 let frames: Frame[] = [];
 let diffusion: GaussianDiffusion | undefined;
+let patch: number | undefined;
+
+const worker = new Worker("/worker.js", { type: "module" });
+const replies: ((reply: AttentionReply) => void)[] = [];
+worker.onmessage = (event: MessageEvent<AttentionReply>) => replies.shift()?.(event.data);
+worker.onerror = (event) => showError(`the attention worker failed: ${event.message}`);
 
 function setState(state: string, text: string) {
   document.body.dataset.state = state;
@@ -76,6 +87,10 @@ function chooseModel() {
   const c = card();
   controls.class.replaceChildren(...c.classes.map((k) => option(String(k.id), k.name)));
   controls.steps.max = String(c.diffusion.numTimesteps);
+  const a = c.architecture.type === "DiT" ? c.architecture : undefined;
+  const numbered = (n: number) => Array.from({ length: n }, (_, i) => option(String(i)));
+  controls.layer.replaceChildren(...numbered(a?.depth ?? 0));
+  controls.head.replaceChildren(...numbered(a?.numHeads ?? 0));
   if (c.sampling) {
     controls.steps.value = String(c.sampling.steps);
     controls.sampler.value = c.sampling.sampler;
@@ -131,6 +146,62 @@ function show(step: number) {
   paint("x0", frame.x0);
   at.textContent = `${step} / ${frames.length} · t = ${frame.t}`;
   drawSchedule(frame.t);
+  if (patch !== undefined) attend().catch(showError);
+}
+
+/** The patch under a click on an x_t or x̂0 picture: its token's index in the DiT's row-major patch grid. */
+function pickPatch(event: MouseEvent) {
+  const a = card().architecture;
+  if (a.type !== "DiT" || frames.length === 0) return;
+  const grid = a.inputSize / a.patchSize, box = (event.target as HTMLCanvasElement).getBoundingClientRect();
+  const column = Math.min(grid - 1, Math.floor(((event.clientX - box.left) / box.width) * grid));
+  const row = Math.min(grid - 1, Math.floor(((event.clientY - box.top) / box.height) * grid));
+  patch = row * grid + column;
+  attend().catch(showError);
+}
+
+/**
+ * Asks the worker where the chosen patch looks at the step on the timeline, and draws it over x̂0: the
+ * patch's row of the attention probabilities in the chosen block and head, brightest where it looks most.
+ */
+async function attend() {
+  const c = card(), a = c.architecture, frame = frames[Number(controls.timeline.value) - 1];
+  if (a.type !== "DiT" || patch === undefined || !frame) return;
+  document.body.dataset.attention = "running";
+  const request: AttentionRequest = {
+    model: c.name,
+    architecture: a,
+    x: frame.latent.data,
+    shape: frame.latent.shape,
+    t: frame.t,
+    y: frame.y,
+    layer: Number(controls.layer.value),
+    head: Number(controls.head.value),
+    token: patch,
+  };
+  const started = performance.now();
+  const reply = await new Promise<AttentionReply>((resolve) => {
+    replies.push(resolve);
+    worker.postMessage(request);
+  });
+  if ("error" in reply) throw new Error(reply.error);
+  const grid = a.inputSize / a.patchSize, largest = reply.row.reduce((m, v) => Math.max(m, v), 0);
+  const canvas = element<HTMLCanvasElement>("attention");
+  paint("attention", frame.x0);
+  const g = canvas.getContext("2d")!, cell = canvas.width / grid;
+  for (let k = 0; k < grid * grid; k++) {
+    // dim where the patch does not look: the picture shows through where it does
+    g.fillStyle = `rgba(0, 0, 30, ${0.85 * (1 - reply.row[k] / largest)})`;
+    g.fillRect((k % grid) * cell, Math.floor(k / grid) * cell, cell, cell);
+  }
+  g.strokeStyle = "#f33";
+  g.lineWidth = 2;
+  g.strokeRect((patch % grid) * cell + 1, Math.floor(patch / grid) * cell + 1, cell - 2, cell - 2);
+  const ms = Math.round(performance.now() - started);
+  element("attention-caption").textContent =
+    `patch ${patch}, block ${request.layer}, head ${request.head}, t = ${frame.t}: ${ms} ms`;
+  document.body.dataset.attentionMs = String(ms);
+  document.body.dataset.attention = "done";
 }
 
 /** ᾱ_t over the training timesteps, the run's timesteps as dots, and `current` in red. */
@@ -180,6 +251,7 @@ async function generate() {
   }
   timings.loadMs = Math.round(performance.now() - started);
   frames = [];
+  patch = undefined;
   diffusion = createDiffusion({
     respacing: respacingFor(sampler, steps),
     schedule: c.diffusion.schedule,
@@ -196,8 +268,11 @@ async function generate() {
     guidanceScale,
     sampler,
     onStep: async (info) => {
-      const images = await model.decode(concatBatch([sliceBatch(info.xt, 0, 1), info.predXstart]));
-      frames.push({ t: info.t, xt: toImageData(images, 0), x0: toImageData(images, 1) });
+      const images = await model.decode(
+        concatBatch([sliceBatch(info.xt, 0, 1), sliceBatch(info.predXstart, 0, 1)]),
+      );
+      const latent = sliceBatch(info.xt, 0, 1);
+      frames.push({ t: info.t, y: label, latent, xt: toImageData(images, 0), x0: toImageData(images, 1) });
       if (info.step === 1) timings.firstStepMs = Math.round(performance.now() - started);
       controls.timeline.max = String(info.steps);
       controls.timeline.value = String(info.step);
@@ -224,6 +299,10 @@ async function start() {
   chooseModel();
   controls.model.addEventListener("change", chooseModel);
   controls.timeline.addEventListener("input", () => show(Number(controls.timeline.value)));
+  for (const id of ["xt", "x0"]) element(id).addEventListener("click", pickPatch);
+  for (const pick of [controls.layer, controls.head]) {
+    pick.addEventListener("change", () => attend().catch(showError));
+  }
   controls.form.addEventListener("submit", (event) => {
     event.preventDefault();
     generate().catch(showError);

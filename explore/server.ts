@@ -1,8 +1,9 @@
 /**
- * The explorer's web server: the page, its code bundled from `lib/` by `deno bundle`, ONNX Runtime Web's
- * WebAssembly build from `node_modules`, and the shipped models' cards and the three files the page runs (the
- * DiT graph, its weights, the VAE decoder), each checked against its card's sha256 before it is served. Nothing
- * else is served: a request for any other path is answered 404.
+ * The explorer's web server: the page, its code and its attention worker's bundled from `lib/` by
+ * `deno bundle`, ONNX Runtime Web's WebAssembly build from `node_modules`, the shipped models' cards and the
+ * three files the page runs (the DiT graph, its weights, the VAE decoder), each checked against its card's
+ * sha256 before it is served, and each DiT's weights as the glass box reads them, for the worker. Nothing else
+ * is served: a request for any other path is answered 404.
  *
  * Every response carries the cross-origin isolation headers, so the page may use ONNX Runtime's threads
  * (`SharedArrayBuffer` needs `crossOriginIsolated`).
@@ -12,6 +13,8 @@
 import { MODELS_DIR } from "../lib/pipeline.ts";
 import { type ModelCard, type ModelFile, readCard } from "../lib/model/card.ts";
 import { oneLine, verifyModelFile, verifyOnnxFile } from "../lib/model/folder.ts";
+import { loadGlassBox } from "../lib/model/glass_box.ts";
+import { packWeights } from "./weights_wire.ts";
 
 /** This folder: the page's HTML, CSS and TypeScript entry. */
 const PAGE_DIR = new URL("./", import.meta.url).pathname;
@@ -48,15 +51,27 @@ export function shippedModels(): ModelCard[] {
     .map((name) => readCard(`${MODELS_DIR}${name}`));
 }
 
-/** The page's code: `explore/main.ts` and what it imports from `lib/`, as one browser module. */
-export async function bundlePage(): Promise<string> {
+/** The page's code and its attention worker, each with what it imports from `lib/`, as browser modules. */
+export async function bundlePage(): Promise<Bundle> {
+  const [main, worker] = await Promise.all([bundle("main.ts"), bundle("attention_worker.ts")]);
+  return { main, worker };
+}
+
+/** The bundled code the server hands out: the page's (`/main.js`) and its worker's (`/worker.js`). */
+export interface Bundle {
+  main: string;
+  worker: string;
+}
+
+/** One entry of this folder bundled by `deno bundle` for the browser, ONNX Runtime Web left to the page. */
+async function bundle(entry: string): Promise<string> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "bundle",
       "--quiet",
       "--platform=browser",
       "--external=onnxruntime-web",
-      `${PAGE_DIR}main.ts`,
+      `${PAGE_DIR}${entry}`,
     ],
     stdout: "piped",
     stderr: "piped",
@@ -73,12 +88,13 @@ export async function bundlePage(): Promise<string> {
  * The request handler: the page, its bundle, ONNX Runtime Web's files, `models.json` (every shipped card) and
  * the files {@link SERVED_FILES} names of each card, after {@link verifyModelFile}; 404 for anything else.
  */
-export function explorerHandler(bundle: string): (request: Request) => Promise<Response> {
+export function explorerHandler(bundle: Bundle): (request: Request) => Promise<Response> {
   const page = (name: string) => Deno.readFile(`${PAGE_DIR}${name}`);
   const routes: Record<string, () => Promise<BodyInit>> = {
     "/": () => page("index.html"),
     "/style.css": () => page("style.css"),
-    "/main.js": () => Promise.resolve(bundle),
+    "/main.js": () => Promise.resolve(bundle.main),
+    "/worker.js": () => Promise.resolve(bundle.worker),
     "/models.json": () => Promise.resolve(JSON.stringify(shippedModels())),
   };
   for (const name of ORT_FILES) routes[`/ort/${name}`] = () => Deno.readFile(`${ORT_DIST}${name}`);
@@ -88,6 +104,9 @@ export function explorerHandler(bundle: string): (request: Request) => Promise<R
     try {
       const route = routes[pathname];
       if (route) return reply(200, await route(), type(pathname === "/" ? "index.html" : pathname));
+      const glassBox = /^\/glass-box\/([^/]+)\.bin$/.exec(pathname);
+      const weights = glassBox && glassBoxWeights(decodeURIComponent(glassBox[1]));
+      if (weights) return reply(200, weights, "application/octet-stream");
       const file = modelFile(pathname);
       if (file) return reply(200, await Deno.readFile(file), "application/octet-stream");
       return reply(404, `not found: ${oneLine(pathname, 200)}`);
@@ -111,6 +130,21 @@ function modelFile(pathname: string): string | null {
   if (name === card.files.ditWeights) return verifyModelFile(dir, card, name, "the DiT's weights");
   if (!SERVED_FILES.some((role) => card.files[role] === name)) return null;
   return verifyOnnxFile(dir, card, name);
+}
+
+const packed = new Map<string, Uint8Array<ArrayBuffer>>();
+
+/**
+ * The weights of a shipped DiT for the page's attention worker, read by the glass box (`loadGlassBox`: the card
+ * and `dit.onnx` checked as for any use) and packed by {@link packWeights}; null for any other name.
+ */
+function glassBoxWeights(model: string): Uint8Array<ArrayBuffer> | null {
+  const card = shippedModels().find((c) => c.name === model && c.architecture.type === "DiT");
+  if (!card) return null;
+  if (!packed.has(card.name)) {
+    packed.set(card.name, packWeights(loadGlassBox(`${MODELS_DIR}${card.name}`).weights));
+  }
+  return packed.get(card.name)!;
 }
 
 function type(path: string): string {

@@ -109,8 +109,12 @@ export async function withPage<T>(
         evaluate,
         async waitFor(expression, what, timeoutMs) {
           const deadline = Date.now() + timeoutMs;
-          while (!(await evaluate(expression))) {
-            if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+          let last = "";
+          while (true) {
+            // while the page loads, the document may not be there yet: that is "not yet", not a failure
+            const done = await evaluate(expression).catch((error) => void (last = ` (${error.message})`));
+            if (done) return;
+            if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last}`);
             await new Promise((resolve) => setTimeout(resolve, 250));
           }
         },

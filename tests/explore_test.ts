@@ -1,13 +1,14 @@
 /**
  * `deno task explore`: the port flag's errors; the server's sandbox (only the page, its bundle, ONNX Runtime
  * Web's files, the cards and the files the page runs, each checked against its card); and, in headless
- * Chromium with every host but 127.0.0.1 unresolvable, the page generating a digit and an emoji with no
- * console error, then Ctrl-C stopping the server. Without Chromium the browser test is skipped with a loud line
+ * Chromium with every host but 127.0.0.1 unresolvable, the page generating a digit and an emoji and showing
+ * where a clicked patch attends, with no console error, then Ctrl-C stopping the server. Without Chromium the browser test is skipped with a loud line
  * (CI installs it and never skips). A screenshot is kept at out/explore.png; the test prints its timings.
  */
 import assert from "node:assert/strict";
 import { parsePort } from "../cli/explore.ts";
 import { explorerHandler, shippedModels } from "../explore/server.ts";
+import { unpackWeights } from "../explore/weights_wire.ts";
 import { chromiumPath, withPage } from "./browser.ts";
 
 const chromium = chromiumPath();
@@ -39,7 +40,7 @@ Deno.test("--port takes 1-65535; anything else is refused in one line naming it"
 });
 
 Deno.test("the server serves the page and the model files a card names, and nothing else", async () => {
-  const handler = explorerHandler("// the bundle");
+  const handler = explorerHandler({ main: "// the page", worker: "// the worker" });
   const get = (path: string, method = "GET") => handler(new Request(`http://127.0.0.1${path}`, { method }));
   const ok = async (path: string) => {
     const response = await get(path);
@@ -48,7 +49,10 @@ Deno.test("the server serves the page and the model files a card names, and noth
     return new Uint8Array(await response.arrayBuffer());
   };
   assert.match(new TextDecoder().decode(await ok("/")), /<title>DiT explorer<\/title>/);
-  assert.equal(new TextDecoder().decode(await ok("/main.js")), "// the bundle");
+  assert.equal(new TextDecoder().decode(await ok("/main.js")), "// the page");
+  assert.equal(new TextDecoder().decode(await ok("/worker.js")), "// the worker");
+  const weights = unpackWeights(await ok("/glass-box/digits.bin"));
+  assert.deepEqual(weights.get("blocks.0.attn.qkv.weight")?.shape, [576, 192]);
   assert.ok((await ok("/ort/ort-wasm-simd-threaded.wasm")).length > 1e6);
   const cards = JSON.parse(new TextDecoder().decode(await ok("/models.json")));
   assert.deepEqual(cards.map((c: { name: string }) => c.name), shippedModels().map((c) => c.name));
@@ -63,6 +67,8 @@ Deno.test("the server serves the page and the model files a card names, and noth
       "/models/digits/%2E%2E%2Fdeno.json",
       "/models/recipes/export.py",
       "/models/nope/dit.onnx",
+      "/glass-box/recipes.bin",
+      "/glass-box/..%2Fdigits.bin",
       "/deno.json",
       "/explore/server.ts",
       "/ort/ort.node.min.mjs",
@@ -119,9 +125,36 @@ async function generate(
 
 type WaitFor = (expression: string, what: string, timeoutMs: number) => Promise<void>;
 
+/** Clicks the middle of x̂0 (or changes the head, with `head`) and waits for the attention map; its time. */
+async function attention(evaluate: <T>(e: string) => Promise<T>, waitFor: WaitFor, head?: number) {
+  await evaluate(`(() => {
+    document.body.dataset.attention = "asked";
+    ${
+    head === undefined
+      ? `const c = document.getElementById("x0"), b = c.getBoundingClientRect();
+    c.dispatchEvent(new MouseEvent("click", { bubbles: true, clientX: b.left + b.width / 2, clientY: b.top + b.height / 2 }));`
+      : `const h = document.getElementById("head"); h.value = "${head}"; h.dispatchEvent(new Event("change"));`
+  }
+  })()`);
+  await waitFor(
+    `document.body.dataset.attention === "done" || document.body.dataset.state === "error"`,
+    "the attention map",
+    120_000,
+  );
+  const state = await evaluate<Record<string, string>>(`({
+    state: document.body.dataset.state,
+    error: document.getElementById("error").textContent,
+    ms: document.body.dataset.attentionMs,
+    caption: document.getElementById("attention-caption").textContent,
+  })`);
+  assert.equal(state.state, "done", state.error);
+  assert.match(state.caption, new RegExp(`^patch \\d+, block 0, head ${head ?? 0}, t = 0: \\d+ ms$`));
+  return Number(state.ms);
+}
+
 Deno.test({
   name:
-    "deno task explore: the page generates a digit and an emoji offline in headless Chromium; Ctrl-C stops it",
+    "deno task explore: the page generates a digit and an emoji offline in headless Chromium, shows a patch's attention; Ctrl-C stops it",
   ignore: !chromium,
   sanitizeResources: false,
   fn: async () => {
@@ -141,12 +174,18 @@ Deno.test({
       const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(printed)![0];
       const timings = await withPage(url, async (page) => {
         await page.waitFor(
-          `document.body.dataset.state === "ready" || document.body.dataset.state === "error"`,
+          `["ready", "error"].includes(document.body?.dataset.state)`,
           "the page",
           120_000,
         );
+        const ready = await page.evaluate<string[]>(
+          `[document.body.dataset.state, document.getElementById("error").textContent]`,
+        );
+        assert.equal(ready[0], "ready", `the page: ${ready[1]}`);
         const digits = await generate(page.evaluate, page.waitFor, "digits", 7);
         const emoji = await generate(page.evaluate, page.waitFor, "emoji", 3);
+        emoji.attentionMs = await attention(page.evaluate, page.waitFor);
+        emoji.otherHeadMs = await attention(page.evaluate, page.waitFor, 1);
         const emojiAgain = await generate(page.evaluate, page.waitFor, "emoji", 0);
         await Deno.mkdir("out", { recursive: true });
         await Deno.writeFile("out/explore.png", await page.screenshot());

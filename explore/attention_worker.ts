@@ -1,0 +1,74 @@
+/// <reference lib="dom" />
+/**
+ * The explorer's glass box, in a Web Worker so the page stays responsive: the DiT's forward pass by the parts of
+ * `lib/dit.ts` (`ditForward`) on the model's weights, answering which tokens one patch attends to in a chosen
+ * block and head. The last forward pass is kept, so another layer, head or patch of the same step is instant.
+ *
+ * Messages in: {@link AttentionRequest}; out: {@link AttentionReply}.
+ *
+ * @module
+ */
+import {
+  type DiTArchitecture,
+  ditForward,
+  type DiTIntermediates,
+  type DiTParameters,
+  ditParameters,
+} from "../lib/dit.ts";
+import { Tensor } from "../lib/tensor.ts";
+import { unpackWeights } from "./weights_wire.ts";
+
+/** Where token `token` of the latent x_t (at timestep t, label y) looks in block `layer`, head `head`. */
+export interface AttentionRequest {
+  /** The model, as the server names it; its weights are fetched on first use. */
+  model: string;
+  /** Its architecture, from the card. */
+  architecture: DiTArchitecture;
+  /** x_t of one sample, `[1, C, H, W]`, as values and shape. */
+  x: Float32Array;
+  shape: readonly number[];
+  t: number;
+  y: number;
+  layer: number;
+  head: number;
+  token: number;
+}
+
+/** The attention row (one value per token, summing to 1), and how long the worker took; or an error. */
+export type AttentionReply = { row: Float32Array; ms: number } | { error: string };
+
+let loaded: { model: string; parameters: Promise<DiTParameters> } | undefined;
+let last: { key: string; inside: DiTIntermediates } | undefined;
+
+async function parametersOf(model: string, architecture: DiTArchitecture): Promise<DiTParameters> {
+  if (loaded?.model !== model) {
+    const parameters = (async () => {
+      const response = await fetch(`/glass-box/${encodeURIComponent(model)}.bin`);
+      if (!response.ok) throw new Error(`${model}: the server answered ${response.status} for its weights`);
+      return ditParameters(unpackWeights(new Uint8Array(await response.arrayBuffer())), architecture);
+    })();
+    loaded = { model, parameters };
+    last = undefined;
+  }
+  return await loaded.parameters;
+}
+
+self.onmessage = async (event: MessageEvent<AttentionRequest>) => {
+  const started = performance.now();
+  const r = event.data;
+  try {
+    const parameters = await parametersOf(r.model, r.architecture);
+    const key = `${r.model} ${r.t} ${r.y} ${r.x.join(",")}`;
+    if (last?.key !== key) {
+      last = { key, inside: ditForward(parameters, new Tensor(r.x, r.shape), [r.t], [r.y]) };
+    }
+    const probabilities = last.inside.blocks[r.layer].attention; // [1, heads, T, T]
+    const T = probabilities.shape[3];
+    const from = (r.head * T + r.token) * T;
+    const row = probabilities.data.slice(from, from + T);
+    self.postMessage({ row, ms: performance.now() - started } satisfies AttentionReply);
+  } catch (error) {
+    loaded = undefined;
+    self.postMessage({ error: (error as Error).message } satisfies AttentionReply);
+  }
+};
