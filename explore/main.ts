@@ -251,7 +251,11 @@ async function generate() {
   }
   timings.loadMs = Math.round(performance.now() - started);
   frames = [];
-  patch = undefined;
+  patch = undefined; // a new run: the attention shown belonged to the last one
+  const attention = element<HTMLCanvasElement>("attention");
+  attention.getContext("2d")!.clearRect(0, 0, attention.width, attention.height);
+  element("attention-caption").textContent = "click a patch of x_t or x̂0";
+  delete document.body.dataset.attention;
   diffusion = createDiffusion({
     respacing: respacingFor(sampler, steps),
     schedule: c.diffusion.schedule,

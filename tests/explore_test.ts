@@ -125,15 +125,25 @@ async function generate(
 
 type WaitFor = (expression: string, what: string, timeoutMs: number) => Promise<void>;
 
-/** Clicks the middle of x̂0 (or changes the head, with `head`) and waits for the attention map; its time. */
-async function attention(evaluate: <T>(e: string) => Promise<T>, waitFor: WaitFor, head?: number) {
+/**
+ * Asks for an attention map and waits for it: `"click"` clicks the middle of x̂0, `"head"` picks head 1, `"step"`
+ * moves the timeline to the first step (a new forward pass in the worker). Returns its time in ms.
+ */
+async function attention(
+  evaluate: <T>(e: string) => Promise<T>,
+  waitFor: WaitFor,
+  how: "click" | "head" | "step",
+) {
   await evaluate(`(() => {
     document.body.dataset.attention = "asked";
     ${
-    head === undefined
-      ? `const c = document.getElementById("x0"), b = c.getBoundingClientRect();
-    c.dispatchEvent(new MouseEvent("click", { bubbles: true, clientX: b.left + b.width / 2, clientY: b.top + b.height / 2 }));`
-      : `const h = document.getElementById("head"); h.value = "${head}"; h.dispatchEvent(new Event("change"));`
+    {
+      click: `const c = document.getElementById("x0"), b = c.getBoundingClientRect();
+        c.dispatchEvent(new MouseEvent("click", { bubbles: true, clientX: b.left + b.width / 2, clientY: b.top + b.height / 2 }));`,
+      head: `const h = document.getElementById("head"); h.value = "1"; h.dispatchEvent(new Event("change"));`,
+      step:
+        `const s = document.getElementById("timeline"); s.value = "1"; s.dispatchEvent(new Event("input"));`,
+    }[how]
   }
   })()`);
   await waitFor(
@@ -148,7 +158,8 @@ async function attention(evaluate: <T>(e: string) => Promise<T>, waitFor: WaitFo
     caption: document.getElementById("attention-caption").textContent,
   })`);
   assert.equal(state.state, "done", state.error);
-  assert.match(state.caption, new RegExp(`^patch \\d+, block 0, head ${head ?? 0}, t = 0: \\d+ ms$`));
+  const head = how === "click" ? 0 : 1, t = how === "step" ? "[1-9]\\d*" : "0";
+  assert.match(state.caption, new RegExp(`^patch \\d+, block 0, head ${head}, t = ${t}: \\d+ ms$`));
   return Number(state.ms);
 }
 
@@ -184,8 +195,9 @@ Deno.test({
         assert.equal(ready[0], "ready", `the page: ${ready[1]}`);
         const digits = await generate(page.evaluate, page.waitFor, "digits", 7);
         const emoji = await generate(page.evaluate, page.waitFor, "emoji", 3);
-        emoji.attentionMs = await attention(page.evaluate, page.waitFor);
-        emoji.otherHeadMs = await attention(page.evaluate, page.waitFor, 1);
+        emoji.attentionFirstClickMs = await attention(page.evaluate, page.waitFor, "click");
+        emoji.attentionOtherHeadMs = await attention(page.evaluate, page.waitFor, "head");
+        emoji.attentionOtherStepMs = await attention(page.evaluate, page.waitFor, "step");
         const emojiAgain = await generate(page.evaluate, page.waitFor, "emoji", 0);
         await Deno.mkdir("out", { recursive: true });
         await Deno.writeFile("out/explore.png", await page.screenshot());
