@@ -44,7 +44,6 @@ export {
   requireFinite,
 } from "./lib/checks.ts";
 export { SeededRandom } from "./lib/random.ts";
-export { toPixels } from "./lib/pixels.ts";
 export { patchify, unpatchify } from "./lib/patchify.ts";
 export { sincosPosEmbed1d, sincosPosEmbed2d } from "./lib/positional.ts";
 export { timestepEmbedding } from "./lib/timestep.ts";
