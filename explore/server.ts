@@ -10,9 +10,8 @@
  *
  * @module
  */
-import { MODELS_DIR } from "../lib/pipeline.ts";
 import { type ModelCard, type ModelFile, readCard } from "../lib/model/card.ts";
-import { oneLine, verifyModelFile, verifyOnnxFile } from "../lib/model/folder.ts";
+import { MODELS_DIR, oneLine, verifyModelFile, verifyOnnxFile } from "../lib/model/folder.ts";
 import { loadGlassBox } from "../lib/model/glass_box.ts";
 import { packWeights } from "./weights_wire.ts";
 
@@ -175,6 +174,15 @@ export interface Explorer {
  */
 export async function serveExplorer(port = 0): Promise<Explorer> {
   const handler = explorerHandler(await bundlePage());
-  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handler);
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, handler);
+  } catch (error) {
+    throw new Error(
+      `cannot serve on 127.0.0.1:${port} (${
+        oneLine((error as Error).message)
+      }); expected a free port, or no --port for any free one`,
+    );
+  }
   return { url: `http://127.0.0.1:${server.addr.port}/`, shutdown: () => server.shutdown() };
 }

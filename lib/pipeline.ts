@@ -11,7 +11,7 @@
  */
 import { createDiffusion } from "./diffusion.ts";
 import { checkSession, type ModelCard, type ModelFile, readCard } from "./model/card.ts";
-import { oneLine, verifyModelFile, verifyOnnxFile } from "./model/folder.ts";
+import { MODELS_DIR, oneLine, verifyModelFile, verifyOnnxFile } from "./model/folder.ts";
 import { fromOrtTensor, openSession, ort, type OrtSession, toOrtTensor } from "./model/onnx.ts";
 import { SeededRandom } from "./random.ts";
 import {
@@ -27,8 +27,7 @@ import {
 import { describeValue } from "./checks.ts";
 import { concatBatch, sliceBatch, Tensor } from "./tensor.ts";
 
-/** The models folder of this repository. */
-export const MODELS_DIR: string = new URL("../models/", import.meta.url).pathname;
+export { MODELS_DIR };
 
 /** The model `deno task sample` and {@link loadDiT} use when none is named. */
 export const DEFAULT_MODEL = "emoji";

@@ -10,6 +10,7 @@ import { parsePort } from "../cli/explore.ts";
 import { explorerHandler, shippedModels } from "../explore/server.ts";
 import { unpackWeights } from "../explore/weights_wire.ts";
 import { chromiumPath, withPage } from "./browser.ts";
+import { describeCpu } from "../lib/cpu.ts";
 
 const chromium = chromiumPath();
 if (!chromium) {
@@ -37,6 +38,29 @@ Deno.test("--port takes 1-65535; anything else is refused in one line naming it"
     () => parsePort(["--host", "0.0.0.0"]),
     /unknown argument "--host"; expected --port N or --help/,
   );
+});
+
+Deno.test("deno task explore: a bad or taken port is one line on stderr and a failing exit", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    for (
+      const [args, code, message] of [
+        [["--port", "http"], 2, 'explore: --port is "http"; expected a port from 1 to 65535'],
+        [["--port", String(taken.addr.port)], 1, `explore: cannot serve on 127.0.0.1:${taken.addr.port} (`],
+      ] as const
+    ) {
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("../cli/explore.ts", import.meta.url).pathname, ...args],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(run.stderr).trim();
+      assert.equal(run.code, code, stderr);
+      assert.ok(stderr.startsWith(message) && !stderr.includes("\n"), stderr);
+    }
+  } finally {
+    taken.close();
+  }
 });
 
 Deno.test("the server serves the page and the model files a card names, and nothing else", async () => {
@@ -205,7 +229,7 @@ Deno.test({
         return { digits, emoji, emojiAgain };
       }, { offline: true });
       console.log(
-        `explorer timings in headless Chromium (${navigator.hardwareConcurrency} cores), ms from Generate: ` +
+        `explorer timings in headless Chromium (${describeCpu()}), ms from Generate: ` +
           JSON.stringify(timings),
       );
       server.kill("SIGINT");

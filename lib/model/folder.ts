@@ -16,6 +16,9 @@ import onnxProto, { type onnx as OnnxTypes } from "onnx-proto";
 
 const { onnx } = onnxProto; // (a CommonJS module: its namespace comes as the default export)
 
+/** The models folder of this repository. */
+export const MODELS_DIR: string = new URL("../../models/", import.meta.url).pathname;
+
 /** The largest `card.json` read (the shipped cards are about 10 kB): larger is refused before parsing. */
 export const MAX_CARD_BYTES = 1 << 20;
 
