@@ -14,17 +14,21 @@ import type { ModelCard } from "../lib/model/card.ts";
 import { toPixels } from "../lib/pixels.ts";
 import { SeededRandom } from "../lib/random.ts";
 import { respacingFor, sampleLoop, type SamplerName, SAMPLERS } from "../lib/sampler.ts";
-import { concatBatch, sliceBatch, type Tensor } from "../lib/tensor.ts";
+import { concatBatch, sliceBatch, splitChannels, type Tensor } from "../lib/tensor.ts";
 import type { AttentionReply, AttentionRequest } from "./attention_worker.ts";
 import { WebDiT } from "./ort_web.ts";
 
-/** One step as drawn: its timestep and label, the latent x_t, and the decoded x_t and x̂0. */
+/**
+ * One step as drawn: its timestep and label, the latent x_t, the decoded x_t and x̂0, and the first latent
+ * channel of ε_cond, ε_uncond (null when the step ran unguided) and the guided ε̂.
+ */
 interface Frame {
   t: number;
   y: number;
   latent: Tensor;
   xt: ImageData;
   x0: ImageData;
+  eps: { cond: ImageData; uncond: ImageData | null; guided: ImageData };
 }
 
 const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -129,6 +133,26 @@ function toImageData(images: Tensor, i: number): ImageData {
   return rgba;
 }
 
+/**
+ * The first channel of noise predictions, grey around 0 and one shared scale (the largest |value| of them all),
+ * so that three predictions of one step compare.
+ */
+function noiseImages(...eps: Tensor[]): ImageData[] {
+  const [, , height, width] = eps[0].shape, plane = height * width;
+  const largest = eps.reduce(
+    (m, e) => e.data.subarray(0, plane).reduce((n, v) => Math.max(n, Math.abs(v)), m),
+    0,
+  );
+  return eps.map((e) => {
+    const image = new ImageData(width, height);
+    for (let p = 0; p < plane; p++) {
+      image.data.fill(Math.round(127.5 + 127.5 * (e.data[p] / (largest || 1))), 4 * p, 4 * p + 3);
+      image.data[4 * p + 3] = 255;
+    }
+    return image;
+  });
+}
+
 function paint(id: string, image: ImageData) {
   const canvas = element<HTMLCanvasElement>(id);
   const scratch = new OffscreenCanvas(image.width, image.height);
@@ -144,6 +168,11 @@ function show(step: number) {
   if (!frame) return;
   paint("xt", frame.xt);
   paint("x0", frame.x0);
+  paint("eps-cond", frame.eps.cond);
+  paint("eps-guided", frame.eps.guided);
+  const uncond = element<HTMLCanvasElement>("eps-uncond");
+  if (frame.eps.uncond) paint("eps-uncond", frame.eps.uncond);
+  else uncond.getContext("2d")!.clearRect(0, 0, uncond.width, uncond.height);
   at.textContent = `${step} / ${frames.length} · t = ${frame.t}`;
   drawSchedule(frame.t);
   if (patch !== undefined) attend().catch(showError);
@@ -262,8 +291,13 @@ async function generate() {
     numTimesteps: c.diffusion.numTimesteps,
   });
   controls.timeline.disabled = true;
+  // the network's last output, kept to show the two halves of a guided step: [ε_cond | ε_uncond] × [ε̂ | v]
+  let output: Tensor | undefined;
+  const recorded = {
+    forward: async (x: Tensor, t: number[], y: number[]) => (output = await model.forward(x, t, y)),
+  };
   await sampleLoop({
-    model,
+    model: recorded,
     diffusion,
     labels: [label],
     nullClass: c.nullClassId,
@@ -276,7 +310,20 @@ async function generate() {
         concatBatch([sliceBatch(info.xt, 0, 1), sliceBatch(info.predXstart, 0, 1)]),
       );
       const latent = sliceBatch(info.xt, 0, 1);
-      frames.push({ t: info.t, y: label, latent, xt: toImageData(images, 0), x0: toImageData(images, 1) });
+      const [eps] = splitChannels(output!, c.latent.channels), guided = eps.shape[0] === 2;
+      const [cond, guidedEps, uncond] = noiseImages(
+        sliceBatch(eps, 0, 1),
+        sliceBatch(info.eps, 0, 1),
+        ...(guided ? [sliceBatch(eps, 1, 2)] : []),
+      );
+      frames.push({
+        t: info.t,
+        y: label,
+        latent,
+        xt: toImageData(images, 0),
+        x0: toImageData(images, 1),
+        eps: { cond, uncond: uncond ?? null, guided: guidedEps },
+      });
       if (info.step === 1) timings.firstStepMs = Math.round(performance.now() - started);
       controls.timeline.max = String(info.steps);
       controls.timeline.value = String(info.step);

@@ -127,23 +127,30 @@ async function generate(
     `${model}: the run`,
     300_000,
   );
-  const state = await evaluate<Record<string, string>>(`({
+  const state = await evaluate<Record<string, string>>(`((spread) => ({
     state: document.body.dataset.state,
     error: document.getElementById("error").textContent,
     timings: document.body.dataset.timings,
     steps: document.getElementById("steps").value,
     frames: document.getElementById("timeline").max,
+    spread: spread("x0"),
+    // the guidance scale is the default 4: both halves of the guided step are shown
+    uncondSpread: spread("eps-uncond"),
+  }))((id) => {
     // a picture, not a blank canvas: its pixels vary
-    spread: (() => {
-      const d = document.getElementById("x0").getContext("2d").getImageData(0, 0, 256, 256).data;
-      let lo = 255, hi = 0;
-      for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
-      return String(hi - lo);
-    })(),
+    const canvas = document.getElementById(id);
+    const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    let lo = 255, hi = 0;
+    for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
+    return hi - lo;
   })`);
   assert.equal(state.state, "done", `${model}: ${state.error}`);
   assert.equal(state.frames, state.steps, `${model}: one frame per step`);
   assert.ok(Number(state.spread) > 50, `${model}: x̂0 is nearly blank (pixel spread ${state.spread})`);
+  assert.ok(
+    Number(state.uncondSpread) > 50,
+    `${model}: ε_uncond is not drawn (pixel spread ${state.uncondSpread})`,
+  );
   return JSON.parse(state.timings) as Record<string, number>;
 }
 
@@ -222,9 +229,10 @@ Deno.test({
         emoji.attentionFirstClickMs = await attention(page.evaluate, page.waitFor, "click");
         emoji.attentionOtherHeadMs = await attention(page.evaluate, page.waitFor, "head");
         emoji.attentionOtherStepMs = await attention(page.evaluate, page.waitFor, "step");
-        const emojiAgain = await generate(page.evaluate, page.waitFor, "emoji", 0);
+        // the screenshot shows an attention map, so it is taken before the next run clears it
         await Deno.mkdir("out", { recursive: true });
         await Deno.writeFile("out/explore.png", await page.screenshot());
+        const emojiAgain = await generate(page.evaluate, page.waitFor, "emoji", 0);
         assert.deepEqual(page.errors, []);
         return { digits, emoji, emojiAgain };
       }, { offline: true });
