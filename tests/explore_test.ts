@@ -236,7 +236,7 @@ Deno.test({
         assert.deepEqual(page.errors, []);
         // Ctrl-C with the page still open (its connections kept alive) stops the server
         server.kill("SIGINT");
-        let timer = 0;
+        let timer: ReturnType<typeof setTimeout> | undefined;
         const stopped = await Promise.race([
           server.status,
           new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 30_000)),
