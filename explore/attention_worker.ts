@@ -34,8 +34,14 @@ export interface AttentionRequest {
   token: number;
 }
 
-/** The attention row (one value per token, summing to 1), and how long the worker took; or an error. */
-export type AttentionReply = { row: Float32Array; ms: number } | { error: string };
+/** The adaLN-Zero vectors a block computes from the conditioning c, in the order its `adaLN_modulation` gives them. */
+export const MODULATIONS = ["shiftMsa", "scaleMsa", "gateMsa", "shiftMlp", "scaleMlp", "gateMlp"] as const;
+
+/**
+ * The attention row (one value per token, summing to 1); per block, the mean |value| of each of its
+ * {@link MODULATIONS} (empty for a design without them); and how long the worker took. Or an error.
+ */
+export type AttentionReply = { row: Float32Array; modulation: number[][]; ms: number } | { error: string };
 
 let loaded: { model: string; parameters: Promise<DiTParameters> } | undefined;
 let last: { key: string; inside: DiTIntermediates } | undefined;
@@ -66,7 +72,11 @@ self.onmessage = async (event: MessageEvent<AttentionRequest>) => {
     const T = probabilities.shape[3];
     const from = (r.head * T + r.token) * T;
     const row = probabilities.data.slice(from, from + T);
-    self.postMessage({ row, ms: performance.now() - started } satisfies AttentionReply);
+    const meanAbs = (v: Float32Array) => v.reduce((s, x) => s + Math.abs(x), 0) / v.length;
+    const modulation = last.inside.blocks.map((block) =>
+      MODULATIONS.flatMap((name) => block[name] ? [meanAbs(block[name].data)] : [])
+    );
+    self.postMessage({ row, modulation, ms: performance.now() - started } satisfies AttentionReply);
   } catch (error) {
     loaded = undefined;
     self.postMessage({ error: (error as Error).message } satisfies AttentionReply);

@@ -15,7 +15,7 @@ import { toPixels } from "../lib/pixels.ts";
 import { SeededRandom } from "../lib/random.ts";
 import { respacingFor, sampleLoop, type SamplerName, SAMPLERS } from "../lib/sampler.ts";
 import { concatBatch, sliceBatch, splitChannels, type Tensor } from "../lib/tensor.ts";
-import type { AttentionReply, AttentionRequest } from "./attention_worker.ts";
+import { type AttentionReply, type AttentionRequest, MODULATIONS } from "./attention_worker.ts";
 import { WebDiT } from "./ort_web.ts";
 
 /**
@@ -178,6 +178,26 @@ function show(step: number) {
   if (patch !== undefined) attend().catch(showError);
 }
 
+/** The adaLN-Zero table: one row per block, the mean |value| of each of its modulation vectors at this step. */
+function drawModulation(modulation: number[][]) {
+  const cell = (tag: string, text: string) => {
+    const td = document.createElement(tag);
+    td.textContent = text;
+    return td;
+  };
+  const row = (tag: string, cells: string[]) => {
+    const tr = document.createElement("tr");
+    tr.append(...cells.map((text) => cell(tag, text)));
+    return tr;
+  };
+  element("modulation").replaceChildren(
+    row("th", ["block", ...MODULATIONS]),
+    ...modulation.filter((m) => m.length > 0).map((m, i) =>
+      row("td", [String(i), ...m.map((v) => v.toFixed(3))])
+    ),
+  );
+}
+
 /** The patch under a click on an x_t or x̂0 picture: its token's index in the DiT's row-major patch grid. */
 function pickPatch(event: MouseEvent) {
   const a = card().architecture;
@@ -226,6 +246,7 @@ async function attend() {
   g.strokeStyle = "#f33";
   g.lineWidth = 2;
   g.strokeRect((patch % grid) * cell + 1, Math.floor(patch / grid) * cell + 1, cell - 2, cell - 2);
+  drawModulation(reply.modulation);
   const ms = Math.round(performance.now() - started);
   element("attention-caption").textContent =
     `patch ${patch}, block ${request.layer}, head ${request.head}, t = ${frame.t}: ${ms} ms`;
@@ -284,6 +305,7 @@ async function generate() {
   const attention = element<HTMLCanvasElement>("attention");
   attention.getContext("2d")!.clearRect(0, 0, attention.width, attention.height);
   element("attention-caption").textContent = "click a patch of x_t or x̂0";
+  element("modulation").replaceChildren();
   delete document.body.dataset.attention;
   diffusion = createDiffusion({
     respacing: respacingFor(sampler, steps),

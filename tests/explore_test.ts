@@ -187,9 +187,11 @@ async function attention(
     error: document.getElementById("error").textContent,
     ms: document.body.dataset.attentionMs,
     caption: document.getElementById("attention-caption").textContent,
+    modulationRows: document.querySelectorAll("#modulation tr").length,
   })`);
   assert.equal(state.state, "done", state.error);
   const head = how === "click" ? 0 : 1, t = how === "step" ? "[1-9]\\d*" : "0";
+  assert.equal(Number(state.modulationRows), 1 + 8, "the adaLN-Zero table: a header and emoji's 8 blocks");
   assert.match(state.caption, new RegExp(`^patch \\d+, block 0, head ${head}, t = ${t}: \\d+ ms$`));
   return Number(state.ms);
 }
