@@ -1,8 +1,8 @@
 /**
  * `deno task explore`: the port flag's errors; the server's sandbox (only the page, its bundle, ONNX Runtime
  * Web's files, the cards and the files the page runs, each checked against its card); and, in headless
- * Chromium with every host but 127.0.0.1 unresolvable, the page generating a digit and an emoji and showing
- * where a clicked patch attends, with no console error, then Ctrl-C stopping the server. Without Chromium the browser test is skipped with a loud line
+ * Chromium with every host but 127.0.0.1 unresolvable, the page naming a model file it could not fetch, then
+ * generating a digit and an emoji and showing where a clicked patch attends, with no other console error, then Ctrl-C stopping the server. Without Chromium the browser test is skipped with a loud line
  * (CI installs it and never skips). A screenshot is kept at out/explore.png; the test prints its timings.
  */
 import assert from "node:assert/strict";
@@ -226,6 +226,25 @@ Deno.test({
           `[document.body.dataset.state, document.getElementById("error").textContent]`,
         );
         assert.equal(ready[0], "ready", `the page: ${ready[1]}`);
+        // a model file the server does not give: the page says which in one line, and the next run recovers
+        await page.evaluate(`(() => {
+          const realFetch = window.fetch;
+          window.restoreFetch = () => window.fetch = realFetch;
+          window.fetch = (input, init) => String(input instanceof Request ? input.url : input).includes("/models/digits/")
+            ? Promise.resolve(new Response("not here", { status: 404 }))
+            : realFetch(input, init);
+          const model = document.getElementById("model");
+          model.value = "digits";
+          model.dispatchEvent(new Event("change"));
+          document.getElementById("generate").click();
+        })()`);
+        await page.waitFor(`document.body.dataset.state === "error"`, "the missing file's message", 60_000);
+        const shown = await page.evaluate<string>(`document.getElementById("error").textContent`);
+        assert.match(shown, /^digits\/dit\.onnx: the server answered 404 \(not here\)$/);
+        assert.equal(page.errors.length, 1, page.errors.join(" | "));
+        assert.ok(page.errors[0].includes(shown), page.errors[0]);
+        page.errors.length = 0; // the one error this test caused
+        await page.evaluate(`window.restoreFetch()`);
         const digits = await generate(page.evaluate, page.waitFor, "digits", 7);
         const emoji = await generate(page.evaluate, page.waitFor, "emoji", 3);
         emoji.attentionFirstClickMs = await attention(page.evaluate, page.waitFor, "click");
