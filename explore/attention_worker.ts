@@ -34,6 +34,15 @@ export interface AttentionRequest {
   token: number;
 }
 
+/**
+ * Sent before any click, so that the first click finds the work done: when a run starts, the model alone (fetch
+ * its weights while the page samples); when it ends, with the step on show (run its forward pass). No reply.
+ */
+export type PrepareRequest =
+  & Pick<AttentionRequest, "model" | "architecture">
+  & Partial<Pick<AttentionRequest, "x" | "shape" | "t" | "y">>
+  & { prepare: true };
+
 /** The adaLN-Zero vectors a block computes from the conditioning c, in the order its `adaLN_modulation` gives them. */
 export const MODULATIONS = ["shiftMsa", "scaleMsa", "gateMsa", "shiftMlp", "scaleMlp", "gateMlp"] as const;
 
@@ -59,21 +68,36 @@ async function parametersOf(model: string, architecture: DiTArchitecture): Promi
   return await loaded.parameters;
 }
 
-self.onmessage = async (event: MessageEvent<AttentionRequest>) => {
+/** The forward pass of one step's x_t, kept for the next request of the same step. */
+async function lookInside(r: AttentionRequest): Promise<DiTIntermediates> {
+  const parameters = await parametersOf(r.model, r.architecture);
+  const key = `${r.model} ${r.t} ${r.y} ${r.x.join(",")}`;
+  if (last?.key !== key) {
+    last = { key, inside: ditForward(parameters, new Tensor(r.x, r.shape), [r.t], [r.y]) };
+  }
+  return last.inside;
+}
+
+self.onmessage = async (event: MessageEvent<AttentionRequest | PrepareRequest>) => {
   const started = performance.now();
   const r = event.data;
+  if ("prepare" in r) {
+    // a failure here shows when a click asks again, with the click's own error
+    const { x, shape, t, y } = r;
+    const work = x && shape && t !== undefined && y !== undefined
+      ? lookInside({ ...r, x, shape, t, y, layer: 0, head: 0, token: 0 })
+      : parametersOf(r.model, r.architecture);
+    await work.catch(() => loaded = undefined);
+    return;
+  }
   try {
-    const parameters = await parametersOf(r.model, r.architecture);
-    const key = `${r.model} ${r.t} ${r.y} ${r.x.join(",")}`;
-    if (last?.key !== key) {
-      last = { key, inside: ditForward(parameters, new Tensor(r.x, r.shape), [r.t], [r.y]) };
-    }
-    const probabilities = last.inside.blocks[r.layer].attention; // [1, heads, T, T]
+    const inside = await lookInside(r);
+    const probabilities = inside.blocks[r.layer].attention; // [1, heads, T, T]
     const T = probabilities.shape[3];
     const from = (r.head * T + r.token) * T;
     const row = probabilities.data.slice(from, from + T);
     const meanAbs = (v: Float32Array) => v.reduce((s, x) => s + Math.abs(x), 0) / v.length;
-    const modulation = last.inside.blocks.map((block) =>
+    const modulation = inside.blocks.map((block) =>
       MODULATIONS.flatMap((name) => block[name] ? [meanAbs(block[name].data)] : [])
     );
     self.postMessage({ row, modulation, ms: performance.now() - started } satisfies AttentionReply);

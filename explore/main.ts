@@ -15,7 +15,12 @@ import { toPixels } from "../lib/pixels.ts";
 import { SeededRandom } from "../lib/random.ts";
 import { respacingFor, sampleLoop, type SamplerName, SAMPLERS } from "../lib/sampler.ts";
 import { concatBatch, sliceBatch, splitChannels, type Tensor } from "../lib/tensor.ts";
-import { type AttentionReply, type AttentionRequest, MODULATIONS } from "./attention_worker.ts";
+import {
+  type AttentionReply,
+  type AttentionRequest,
+  MODULATIONS,
+  type PrepareRequest,
+} from "./attention_worker.ts";
 import { WebDiT } from "./ort_web.ts";
 
 /**
@@ -213,6 +218,22 @@ function pickPatch(event: MouseEvent) {
  * Asks the worker where the chosen patch looks at the step on the timeline, and draws it over x̂0: the
  * patch's row of the attention probabilities in the chosen block and head, brightest where it looks most.
  */
+/**
+ * Has the worker get ready before anyone clicks: fetch the model's weights (as a run starts), or look inside the
+ * step on show (as it ends).
+ */
+function prepareAttention() {
+  const c = card(), a = c.architecture, frame = frames[Number(controls.timeline.value) - 1];
+  if (a.type !== "DiT") return;
+  const request: PrepareRequest = {
+    prepare: true,
+    model: c.name,
+    architecture: a,
+    ...(frame && { x: frame.latent.data, shape: frame.latent.shape, t: frame.t, y: frame.y }),
+  };
+  worker.postMessage(request);
+}
+
 async function attend() {
   const c = card(), a = c.architecture, frame = frames[Number(controls.timeline.value) - 1];
   if (a.type !== "DiT" || patch === undefined || !frame) return;
@@ -301,6 +322,7 @@ async function generate() {
   }
   timings.loadMs = Math.round(performance.now() - started);
   frames = [];
+  prepareAttention();
   patch = undefined; // a new run: the attention shown belonged to the last one
   const attention = element<HTMLCanvasElement>("attention");
   attention.getContext("2d")!.clearRect(0, 0, attention.width, attention.height);
@@ -358,6 +380,7 @@ async function generate() {
   document.body.dataset.timings = JSON.stringify(timings);
   controls.timeline.disabled = false;
   controls.generate.disabled = false;
+  prepareAttention();
   setState("done", `${c.name}, ${c.classes[label].name}: ${steps} ${sampler} steps in ${timings.totalMs} ms`);
 }
 
