@@ -46,6 +46,7 @@ const controls = {
   sampler: element<HTMLSelectElement>("sampler"),
   guidance: element<HTMLInputElement>("guidance"),
   generate: element<HTMLButtonElement>("generate"),
+  compare: element<HTMLButtonElement>("compare"),
   timeline: element<HTMLInputElement>("timeline"),
   layer: element<HTMLSelectElement>("layer"),
   head: element<HTMLSelectElement>("head"),
@@ -75,6 +76,7 @@ function showError(error: unknown) {
   errorBox.hidden = false;
   setState("error", "Stopped by an error.");
   controls.generate.disabled = cards.length === 0;
+  controls.compare.disabled = frames.length === 0;
   console.error(`explorer: ${message}`);
 }
 addEventListener("error", (event) => showError(event.error ?? event.message));
@@ -308,7 +310,7 @@ function drawSchedule(current?: number) {
 async function generate() {
   errorBox.hidden = true;
   const { c, label, steps, seed, sampler, guidanceScale } = readControls();
-  controls.generate.disabled = true;
+  controls.generate.disabled = controls.compare.disabled = true;
   const started = performance.now();
   const timings: Record<string, number> = {};
   setState("running", `Loading ${c.name}…`);
@@ -379,9 +381,55 @@ async function generate() {
   timings.totalMs = Math.round(performance.now() - started);
   document.body.dataset.timings = JSON.stringify(timings);
   controls.timeline.disabled = false;
-  controls.generate.disabled = false;
+  controls.generate.disabled = controls.compare.disabled = false;
   prepareAttention();
   setState("done", `${c.name}, ${c.classes[label].name}: ${steps} ${sampler} steps in ${timings.totalMs} ms`);
+}
+
+/** The guidance scales "Compare guidance scales" runs, in the order of the page's canvases compare-0…4. */
+const COMPARED_SCALES = [0, 1, 2, 4, 7];
+
+/**
+ * What the guidance scale does: the current seed, class, sampler and steps at each of {@link COMPARED_SCALES},
+ * every run the library's `sampleLoop` from the same noise, its final latent decoded.
+ */
+async function compareGuidance() {
+  errorBox.hidden = true;
+  const { c, label, steps, seed, sampler } = readControls();
+  controls.compare.disabled = controls.generate.disabled = true;
+  const started = performance.now();
+  setState("running", `Comparing guidance scales for ${c.name}…`);
+  if (!loaded.has(c.name)) loaded.set(c.name, WebDiT.load(c));
+  const model = await loaded.get(c.name)!.catch((error) => {
+    loaded.delete(c.name);
+    throw error;
+  });
+  const compared = createDiffusion({
+    respacing: respacingFor(sampler, steps),
+    schedule: c.diffusion.schedule,
+    numTimesteps: c.diffusion.numTimesteps,
+  });
+  for (const [i, guidanceScale] of COMPARED_SCALES.entries()) {
+    const latent = await sampleLoop({
+      model,
+      diffusion: compared,
+      labels: [label],
+      nullClass: c.nullClassId,
+      latentShape: [c.latent.channels, c.latent.height, c.latent.width],
+      random: new SeededRandom(seed),
+      guidanceScale,
+      sampler,
+    });
+    paint(`compare-${i}`, toImageData(await model.decode(latent), 0));
+    await new Promise((resolve) => setTimeout(resolve, 0)); // let the page paint
+  }
+  controls.compare.disabled = controls.generate.disabled = false;
+  const ms = Math.round(performance.now() - started);
+  document.body.dataset.compareMs = String(ms);
+  setState(
+    "done",
+    `${c.name}, ${c.classes[label].name}: guidance scales ${COMPARED_SCALES.join(", ")} in ${ms} ms`,
+  );
 }
 
 async function start() {
@@ -403,6 +451,7 @@ async function start() {
     event.preventDefault();
     generate().catch(showError);
   });
+  controls.compare.addEventListener("click", () => compareGuidance().catch(showError));
   controls.generate.disabled = false;
   setState("ready", "Ready.");
 }

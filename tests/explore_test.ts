@@ -250,7 +250,27 @@ Deno.test({
         emoji.attentionFirstClickMs = await attention(page.evaluate, page.waitFor, "click");
         emoji.attentionOtherHeadMs = await attention(page.evaluate, page.waitFor, "head");
         emoji.attentionOtherStepMs = await attention(page.evaluate, page.waitFor, "step");
-        // the screenshot shows an attention map, so it is taken before the next run clears it
+        // what the guidance scale does: five runs from the same noise, each drawn, the two ends different
+        await page.evaluate(`document.getElementById("compare").click()`);
+        await page.waitFor(
+          `document.body.dataset.compareMs !== undefined`,
+          "the guidance comparison",
+          300_000,
+        );
+        const compared = await page.evaluate<{ spread: number[]; endsDiffer: number; ms: string }>(`(() => {
+          const pixels = (i) => {
+            const canvas = document.getElementById("compare-" + i);
+            return canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+          };
+          const spread = [0, 1, 2, 3, 4].map((i) => { const d = pixels(i); return Math.max(...d) - Math.min(...d); });
+          const a = pixels(0), b = pixels(4);
+          let endsDiffer = 0;
+          for (let k = 0; k < a.length; k++) endsDiffer += Math.abs(a[k] - b[k]);
+          return { spread, endsDiffer: endsDiffer / a.length, ms: document.body.dataset.compareMs };
+        })()`);
+        assert.ok(compared.spread.every((s) => s > 40), `blank comparison canvas: ${compared.spread}`);
+        assert.ok(compared.endsDiffer > 1, `guidance 0 and 7 drew the same image (${compared.endsDiffer})`);
+        // the screenshot shows an attention map and the comparison, so it is taken before the next run clears them
         await Deno.mkdir("out", { recursive: true });
         await Deno.writeFile("out/explore.png", await page.screenshot());
         const emojiAgain = await generate(page.evaluate, page.waitFor, "emoji", 0);
@@ -264,7 +284,7 @@ Deno.test({
         ]);
         clearTimeout(timer);
         assert.equal(stopped?.code, 0, "Ctrl-C stops the server, with status 0, within 30 s");
-        return { digits, emoji, emojiAgain };
+        return { digits, emoji, emojiAgain, compareGuidanceMs: Number(compared.ms) };
       }, { offline: true });
       console.log(
         `explorer timings in headless Chromium (${describeCpu()}), ms from Generate: ` +
