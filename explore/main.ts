@@ -306,6 +306,26 @@ function drawSchedule(current?: number) {
   }
 }
 
+/** The model of a card, loaded once and kept; a load that failed is forgotten, so the next run tries again. */
+async function loadModel(c: ModelCard): Promise<WebDiT> {
+  if (!loaded.has(c.name)) loaded.set(c.name, WebDiT.load(c));
+  try {
+    return await loaded.get(c.name)!;
+  } catch (error) {
+    loaded.delete(c.name);
+    throw error;
+  }
+}
+
+/** The card's diffusion, respaced for this sampler and step count. */
+function respacedDiffusion(c: ModelCard, sampler: SamplerName, steps: number): GaussianDiffusion {
+  return createDiffusion({
+    respacing: respacingFor(sampler, steps),
+    schedule: c.diffusion.schedule,
+    numTimesteps: c.diffusion.numTimesteps,
+  });
+}
+
 /** Loads the model (once), runs the sampling loop, and decodes and draws x_t and x̂0 after every step. */
 async function generate() {
   errorBox.hidden = true;
@@ -314,14 +334,7 @@ async function generate() {
   const started = performance.now();
   const timings: Record<string, number> = {};
   setState("running", `Loading ${c.name}…`);
-  if (!loaded.has(c.name)) loaded.set(c.name, WebDiT.load(c));
-  let model: WebDiT;
-  try {
-    model = await loaded.get(c.name)!;
-  } catch (error) {
-    loaded.delete(c.name);
-    throw error;
-  }
+  const model = await loadModel(c);
   timings.loadMs = Math.round(performance.now() - started);
   frames = [];
   prepareAttention();
@@ -331,11 +344,7 @@ async function generate() {
   element("attention-caption").textContent = "click a patch of x_t or x̂0";
   element("modulation").replaceChildren();
   delete document.body.dataset.attention;
-  diffusion = createDiffusion({
-    respacing: respacingFor(sampler, steps),
-    schedule: c.diffusion.schedule,
-    numTimesteps: c.diffusion.numTimesteps,
-  });
+  diffusion = respacedDiffusion(c, sampler, steps);
   controls.timeline.disabled = true;
   // the network's last output, kept to show the two halves of a guided step: [ε_cond | ε_uncond] × [ε̂ | v]
   let output: Tensor | undefined;
@@ -386,7 +395,7 @@ async function generate() {
   setState("done", `${c.name}, ${c.classes[label].name}: ${steps} ${sampler} steps in ${timings.totalMs} ms`);
 }
 
-/** The guidance scales "Compare guidance scales" runs, in the order of the page's canvases compare-0…4. */
+/** The guidance scales "Compare guidance scales" runs, each drawn on its canvas compare-i. */
 const COMPARED_SCALES = [0, 1, 2, 4, 7];
 
 /**
@@ -399,16 +408,8 @@ async function compareGuidance() {
   controls.compare.disabled = controls.generate.disabled = true;
   const started = performance.now();
   setState("running", `Comparing guidance scales for ${c.name}…`);
-  if (!loaded.has(c.name)) loaded.set(c.name, WebDiT.load(c));
-  const model = await loaded.get(c.name)!.catch((error) => {
-    loaded.delete(c.name);
-    throw error;
-  });
-  const compared = createDiffusion({
-    respacing: respacingFor(sampler, steps),
-    schedule: c.diffusion.schedule,
-    numTimesteps: c.diffusion.numTimesteps,
-  });
+  const model = await loadModel(c);
+  const compared = respacedDiffusion(c, sampler, steps);
   for (const [i, guidanceScale] of COMPARED_SCALES.entries()) {
     const latent = await sampleLoop({
       model,
@@ -432,7 +433,20 @@ async function compareGuidance() {
   );
 }
 
+/** One canvas per compared scale, captioned with it: the page's figures follow {@link COMPARED_SCALES}. */
+function buildComparison() {
+  element("compare-row").replaceChildren(...COMPARED_SCALES.map((scale, i) => {
+    const figure = document.createElement("figure"), canvas = document.createElement("canvas");
+    const caption = document.createElement("figcaption");
+    Object.assign(canvas, { id: `compare-${i}`, className: "small", width: 128, height: 128 });
+    caption.textContent = `s = ${scale}`;
+    figure.append(canvas, caption);
+    return figure;
+  }));
+}
+
 async function start() {
+  buildComparison();
   const response = await fetch("/models.json");
   if (!response.ok) throw new Error(`cannot read the model list: the server answered ${response.status}`);
   cards = await response.json();
