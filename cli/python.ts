@@ -43,3 +43,14 @@ export function pythonOrSkip(testFile: string, modules: readonly string[], insta
   console.error(`\n!!! ${line}\n`);
   return null;
 }
+
+/**
+ * Runs a Python script (no arguments) and parses what it prints as JSON: how the tests re-derive a stored
+ * fixture to compare it with.
+ * @throws an `Error` holding the script's stderr if it fails.
+ */
+export async function runPythonJson(python: string, script: string): Promise<unknown> {
+  const run = await new Deno.Command(python, { args: [script], stdout: "piped", stderr: "piped" }).output();
+  if (!run.success) throw new Error(`${script} failed: ${new TextDecoder().decode(run.stderr)}`);
+  return JSON.parse(new TextDecoder().decode(run.stdout));
+}

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { assertAllClose } from "./assert.ts";
 import { FLOAT32, reference } from "./fixtures.ts";
-import { pythonOrSkip, TORCH_INSTALL } from "../cli/python.ts";
+import { pythonOrSkip, runPythonJson, TORCH_INSTALL } from "../cli/python.ts";
 
 const SCRIPT = new URL("./reference/dit_reference.py", import.meta.url).pathname;
 const python = pythonOrSkip("tests/reference_test.ts", ["torch", "onnx"], TORCH_INSTALL);
@@ -15,10 +15,7 @@ Deno.test({
   name: "the stored fixtures are what the PyTorch reference script computes now",
   ignore: !python,
   fn: async () => {
-    const run = await new Deno.Command(python!, { args: [SCRIPT], stdout: "piped", stderr: "piped" })
-      .output();
-    assert.ok(run.success, new TextDecoder().decode(run.stderr));
-    const fresh = JSON.parse(new TextDecoder().decode(run.stdout));
+    const fresh = await runPythonJson(python!, SCRIPT);
     compare(fresh, reference, "reference");
   },
 });

@@ -14,7 +14,7 @@ import {
   splitWords,
   tokenize,
 } from "@dit/toolkit/concepts";
-import { pythonOrSkip } from "../cli/python.ts";
+import { pythonOrSkip, runPythonJson } from "../cli/python.ts";
 
 const FIXTURE = new URL("./fixtures/tokenizer.json", import.meta.url);
 const SCRIPT = new URL("./reference/tokenizer_reference.py", import.meta.url).pathname;
@@ -50,10 +50,7 @@ Deno.test({
   name: "the stored tokenizer fixtures are what tokenizer_reference.py prints now",
   ignore: !python,
   fn: async () => {
-    const run = await new Deno.Command(python!, { args: [SCRIPT], stdout: "piped", stderr: "piped" })
-      .output();
-    assert.ok(run.success, new TextDecoder().decode(run.stderr));
-    const fresh = JSON.parse(new TextDecoder().decode(run.stdout));
+    const fresh = await runPythonJson(python!, SCRIPT);
     // another python may run it, with other Unicode tables: the results must be the same all the same
     for (const run of [fresh, fixture]) {
       delete run.python;

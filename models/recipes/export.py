@@ -108,6 +108,14 @@ def round_to_float16(module):
                 tensor.copy_(tensor.half().float())
 
 
+def int8_scales(row_max):
+    """The scale of each output channel (row) for INT8_WEIGHT_LEVELS: max |w| / 63, and 1 for an all-zero row
+    (numpy or torch, whichever `row_max` is)."""
+    scale = row_max / INT8_WEIGHT_LEVELS
+    scale[scale == 0] = 1
+    return scale
+
+
 def round_to_int8(model, kinds=(torch.nn.Linear,)):
     """Round the weight of every layer of `kinds` (a DiT's Linears; a U-Net's Linears and Conv2ds) to
     INT8_WEIGHT_LEVELS per output channel, in place: w = q · scale with integer |q| ≤ 63 and one float32 scale
@@ -119,8 +127,7 @@ def round_to_int8(model, kinds=(torch.nn.Linear,)):
         for name, module in model.named_modules():
             if isinstance(module, kinds):
                 w = module.weight
-                scale = w.abs().flatten(1).amax(dim=1) / INT8_WEIGHT_LEVELS
-                scale[scale == 0] = 1
+                scale = int8_scales(w.abs().flatten(1).amax(dim=1))
                 column = scale.reshape(-1, *[1] * (w.dim() - 1))
                 q = torch.round(w / column).clamp(-INT8_WEIGHT_LEVELS, INT8_WEIGHT_LEVELS)
                 w.copy_(q * column)
@@ -345,8 +352,7 @@ def write_int8(path, int8_path):
         else:
             w = numpy_helper.to_array(weight, base_dir=folder).astype(np.float32)  # [out, in]
             rows = w.shape[0]
-            values = np.abs(w).max(axis=1) / INT8_WEIGHT_LEVELS
-            values[values == 0] = 1
+            values = int8_scales(np.abs(w).max(axis=1))
             added.append(numpy_helper.from_array(values.astype(np.float32), scale))
             nodes.append(helper.make_node("QuantizeLinear", [node.input[1], scale, zero_point], [quantized], axis=1,
                                           name=f"{weight.name}/quantize"))
