@@ -79,6 +79,8 @@ def main():
     parser.add_argument("--out", required=True, help="the JSON file to write")
     parser.add_argument("--samples-per-class", type=int, help="override, for smoke tests")
     parser.add_argument("--steps", type=int, nargs="*", default=list(STEPS))
+    parser.add_argument("--samplers", nargs="+", choices=("ddim", *samplers.SAMPLERS, "ddpm"),
+                        help="measure only these (default: all; ddpm runs its own DDPM_STEPS)")
     args = parser.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False  # the float32 model
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -91,8 +93,9 @@ def main():
     _, real_features = classify(classifier, data.images[data.heldout])
     latent = card["latent"]
     shape = (len(labels), latent["channels"], latent["height"], latent["width"])
-    configs = [(name, steps) for name in ("ddim", *samplers.SAMPLERS) for steps in args.steps]
-    configs.append(("ddpm", DDPM_STEPS))
+    chosen = args.samplers or ("ddim", *samplers.SAMPLERS, "ddpm")
+    configs = [(name, steps) for name in ("ddim", *samplers.SAMPLERS) if name in chosen for steps in args.steps]
+    configs += [("ddpm", DDPM_STEPS)] if "ddpm" in chosen else []
     results = []
     for name, steps in configs:
         row = {"sampler": name, "steps": steps}
@@ -120,7 +123,10 @@ def main():
                           for k, v in row.items()}), flush=True)
     out = {"model": args.data, "samples": len(labels), "seed": SEED, "guidanceScales": list(GUIDANCE_SCALES),
            "hardware": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
-           "command": f"python3 models/recipes/evaluate_samplers.py --data {args.data}", "results": results}
+           "command": " ".join(["python3 models/recipes/evaluate_samplers.py --data", args.data,
+                                *(["--samplers", *args.samplers] if args.samplers else []),
+                                *(["--steps", *map(str, args.steps)] if args.steps != list(STEPS) else [])]),
+           "results": results}
     pathlib.Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {args.out}")
 

@@ -33,16 +33,16 @@ CONFIGS = {
         dit=dict(patch_size=1, hidden_size=192, depth=6, num_heads=3, steps=10000, batch=256, lr=3e-4,
                  ema=0.9995, warmup=500),
     ),
-    # The shipped emoji model (issue 13's second run, data.ts emoji --fluent: three styles). Its DiT: hidden 384,
-    # depth 8, 6 heads, patch 2 (21.9 M parameters, 2.2x the previous one), batch 1024 at learning rate 1e-3
-    # (warm-up 500, cosine decay to a tenth), EMA 0.999, bfloat16; its Linear weights ship as int8. It ran with
-    # `--fit-seconds 340`, which measured 51 ms a step and picked 6500 steps: the count that reproduces it. The
-    # first run (batch 256, learning rate 3e-4, warm-up 1000, EMA 0.9995, 12500 steps at 30 ms) read 80.8% at
-    # guidance 4 and 40.5% at 1 against this one's 89.3% and 50.8% (models/recipes/README.md).
+    # The shipped emoji model (issue 13's third run, data.ts emoji --fluent: three styles). Its DiT: hidden 384,
+    # depth 8, 6 heads, patch 2 (21.9 M parameters), batch 1024 at learning rate 1e-3 (warm-up 500, cosine decay
+    # to a tenth), EMA 0.999, bfloat16, 16000 steps (51.6 ms each: two 10-minute commands, --pause-seconds then
+    # --resume); its Linear weights ship as int8. The second run, the same for 6500 steps, read 89.3% at
+    # guidance 4 and 50.8% at 1 against this one's 90.9% and 56.9%; the first (batch 256, learning rate 3e-4,
+    # 12500 steps) 80.8% and 40.5% (models/recipes/README.md).
     "emoji": dict(
         vae=dict(widths=(32, 64, 128), steps=4600, batch=128, lr=1e-3, kl_weight=1e-4),
         classifier=dict(steps=3000, batch=128, lr=2e-3, shift=4),
-        dit=dict(patch_size=2, hidden_size=384, depth=8, num_heads=6, steps=6500, batch=1024, lr=1e-3,
+        dit=dict(patch_size=2, hidden_size=384, depth=8, num_heads=6, steps=16000, batch=1024, lr=1e-3,
                  ema=0.999, warmup=500, lr_decay=True, bf16=True, int8_weights=True),
     ),
 }
