@@ -19,7 +19,7 @@
  */
 import { findPython, TORCH_INSTALL } from "../cli/python.ts";
 import { type CpuInfo, cpuInfo, describeCpu } from "../lib/cpu.ts";
-import { type DiTCard, readCard, readDiTCard } from "../lib/model/card.ts";
+import { type DiTCard, readCard, readDiTCard, requireClassCard } from "../lib/model/card.ts";
 import onnxProto from "onnx-proto";
 import { ort, sessionOptions } from "../lib/model/onnx.ts";
 import {
@@ -61,7 +61,7 @@ async function ortStepMs(dit: DiTPipeline, b: number, repeats: number): Promise<
   const { channels, height, width } = dit.card.latent;
   const x = new SeededRandom(b).randn([b, channels, height, width]);
   const t = Array(b).fill(500),
-    y = Array.from({ length: b }, (_, i) => (i < b / 2 ? 0 : dit.card.nullClassId));
+    y = Array.from({ length: b }, (_, i) => (i < b / 2 ? 0 : requireClassCard(dit.card).nullClassId));
   for (let i = 0; i < 2; i++) await dit.forward(x, t, y);
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
