@@ -373,12 +373,24 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
    *
    * @example
    * ```ts
-   * import { loadDiT, SeededRandom } from "@dit/toolkit";
+   * import { loadDiT, requireClassCard, SeededRandom } from "@dit/toolkit";
    * import assert from "node:assert/strict";
    * const dit = await loadDiT("digits");
-   * const out = await dit.forward(new SeededRandom(0).randn([2, 4, 8, 8]), [999, 999], [3, dit.card.nullClassId]);
+   * const { nullClassId } = requireClassCard(dit.card); // (a text model's card has no classes)
+   * const out = await dit.forward(new SeededRandom(0).randn([2, 4, 8, 8]), [999, 999], [3, nullClassId]);
    * assert.deepEqual(out.shape, [2, 8, 8, 8]);
    * await dit.close();
+   * ```
+   *
+   * @example A text model: a row of word ids per sample, here a prompt and the null caption
+   * ```ts
+   * import { loadDiT, nullCaption, SeededRandom } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * await using dit = await loadDiT(new URL("../tests/fixtures/text-dit", import.meta.url).pathname);
+   * const { channels, height, width } = dit.card.latent;
+   * const ids = [dit.tokenize("hot pepper").ids, nullCaption(dit.vocabulary!).ids];
+   * const out = await dit.forward(new SeededRandom(0).randn([2, channels, height, width]), [999, 999], ids);
+   * assert.deepEqual(out.shape, [2, 2 * channels, height, width]);
    * ```
    */
   async forward(
@@ -466,7 +478,8 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
   }
 
   /**
-   * Samples one image per entry of `classes`: {@link DiTPipeline.sampleLatents}, then the VAE decoder.
+   * Samples one image per entry of `classes` (or of `prompts`, for a text model): {@link DiTPipeline.sampleLatents},
+   * then the VAE decoder.
    *
    * @throws naming the bad option (unknown class, steps outside 1…1000, …), or the signal's reason when aborted.
    *
@@ -487,6 +500,16 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
    * assert.deepEqual(images.shape, [2, 3, 64, 64]);
    * assert.equal(predictions.length, 5);
    * await dit.close();
+   * ```
+   *
+   * @example A text model draws prompts; the words it never saw come back in `unknown`
+   * ```ts
+   * import { loadDiT } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * await using dit = await loadDiT(new URL("../tests/fixtures/text-dit", import.meta.url).pathname);
+   * const { images, prompts } = await dit.sample({ prompts: ["hot pepper", "zebra"], guidanceScale: 4, steps: 5 });
+   * assert.equal(images.shape[0], 2);
+   * assert.deepEqual(prompts?.map((p) => p.unknown), [[], ["zebra"]]);
    * ```
    */
   async sample(options: SampleOptions): Promise<SampleResult> {
