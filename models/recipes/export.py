@@ -279,7 +279,7 @@ class MultiHeadAttention(torch.autograd.Function):
     -10000 to a padded key's score, whose exp is then 0 in float32, as masking by -∞ here."""
 
     @staticmethod
-    def forward(ctx, q, k, v, num_heads, key_padding_mask=None):
+    def forward(ctx, q, k, v, num_heads, key_padding_mask=None, width=None):
         B, T, D = q.shape
         q, k, v = (a.reshape(B, a.shape[1], num_heads, D // num_heads).transpose(1, 2) for a in (q, k, v))
         attn = (q * (D // num_heads) ** -0.5) @ k.transpose(-2, -1)
@@ -288,16 +288,14 @@ class MultiHeadAttention(torch.autograd.Function):
         return (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, T, D)
 
     @staticmethod
-    def symbolic(g, q, k, v, num_heads, key_padding_mask=None):
-        inputs = [q, k, v] if key_padding_mask is None else [q, k, v, missing_input(g), key_padding_mask]
-        return g.op("com.microsoft::MultiHeadAttention", *inputs, num_heads_i=num_heads).setType(q.type())
-
-
-def missing_input(g):
-    """An optional ONNX input left out (the kernel's `bias`, before its `key_padding_mask`): an empty name."""
-    node = g.op("prim::Constant")
-    node.setType(torch._C.OptionalType.ofTensor())
-    return node
+    def symbolic(g, q, k, v, num_heads, key_padding_mask=None, width=None):
+        if key_padding_mask is None:
+            return g.op("com.microsoft::MultiHeadAttention", q, k, v, num_heads_i=num_heads).setType(q.type())
+        # the kernel's inputs come in order, and `bias` [3·D] (added to q, k and v; D = `width`) comes before the
+        # mask: zeros, written as a constant (an omitted optional input is written differently by each PyTorch)
+        bias = g.op("Constant", value_t=torch.zeros(3 * width))
+        return g.op("com.microsoft::MultiHeadAttention", q, k, v, bias, key_padding_mask,
+                    num_heads_i=num_heads).setType(q.type())
 
 
 def key_padding(mask):
@@ -307,12 +305,14 @@ def key_padding(mask):
 
 def attention_with_onnxruntime_kernel(self, x, mask=None):
     q, k, v = self.qkv(x).chunk(3, dim=-1)  # [B, T, 3·D] holds q, k, v one after the other, heads inside each
-    return self.proj(MultiHeadAttention.apply(q, k, v, self.num_heads, key_padding(mask)))
+    width = self.num_heads * self.head_dim
+    return self.proj(MultiHeadAttention.apply(q, k, v, self.num_heads, key_padding(mask), width))
 
 
 def cross_attention_with_onnxruntime_kernel(self, x, context, mask=None):
     k, v = self.kv(context).chunk(2, dim=-1)  # [B, S, 2·D] holds k, then v, heads inside each
-    return self.proj(MultiHeadAttention.apply(self.q(x), k, v, self.num_heads, key_padding(mask)))
+    width = self.num_heads * self.head_dim
+    return self.proj(MultiHeadAttention.apply(self.q(x), k, v, self.num_heads, key_padding(mask), width))
 
 
 def mlp_with_onnxruntime_kernel(self, x):
@@ -607,10 +607,11 @@ def architecture_of(model):
                  "textEncoder": {"vocabSize": e.vocab_size, "maxLength": e.max_length, "width": e.width,
                                  "depth": len(e.layers), "numHeads": e.num_heads, "mlpRatio": e.mlp_ratio},
                  "pooledText": model.pooled_text, "captionDropoutProb": e.dropout_prob}
+        inputs = dit_inputs(shape["inputSize"], model.in_channels, max_length=e.max_length)
         return {**shape, "learnSigma": model.out_channels == 2 * model.in_channels,
                 "frequencyEmbeddingSize": model.t_embedder.frequency_embedding_size,
                 "parameters": sum(p.numel() for p in model.parameters()),
-                "gflops": float(f"{forward_gflops(model, *dit_inputs(shape['inputSize'], model.in_channels, max_length=e.max_length)):.6g}")}
+                "gflops": float(f"{forward_gflops(model, *inputs):.6g}")}
     if isinstance(model, UNet):
         shape = {"type": "UNet", "inputSize": model.input_size, "inChannels": model.in_channels,
                  "modelChannels": model.model_channels, "channelMult": list(model.channel_mult),
