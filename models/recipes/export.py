@@ -552,7 +552,8 @@ def export_from_onnx(model_dir):
     """Re-export a shipped DiT from its own weights (already float16- or int8-exact), stored as they were, and update
     its card."""
     dit, card = load_shipped_dit(model_dir)
-    int8 = round_to_int8(dit) if stores_int8(model_dir / card["files"]["dit"]) else None
+    kinds = (torch.nn.Linear, torch.nn.Embedding) if isinstance(dit, TextDiT) else (torch.nn.Linear,)
+    int8 = round_to_int8(dit, kinds) if stores_int8(model_dir / card["files"]["dit"]) else None
     old = {card["files"].get(k) for k in DIT_FILES} - {None}
     with tempfile.TemporaryDirectory(dir=model_dir) as staging:
         onnx_part = export_dit(dit, pathlib.Path(staging), float16=True, int8=int8)
