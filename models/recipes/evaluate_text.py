@@ -19,7 +19,8 @@ into everyday.png, a grid with the prompt written beside each row, for a person 
 sample, the classifier's category and the nearest real emoji, and the words the vocabulary lacks.
 
 Writes quality and sampling into the card, everyday.png (also the README's picture), training.png (the loss curve,
-if runs/emoji/text-dit.pt is here) and the model's README.md. `--print-only` writes nothing.
+if runs/emoji/text-dit.pt is here) and the model's README.md. `--print-only` writes nothing; `--looked-at TEXT`
+only records what a person saw in everyday.png.
 """
 import argparse
 import json
@@ -180,7 +181,17 @@ def main():
     parser.add_argument("--everyday-samples", type=int, default=EVERYDAY_SAMPLES)
     parser.add_argument("--batch", type=int, default=512, help="prompts a network batch (twice as many rows)")
     parser.add_argument("--print-only", action="store_true", help="print the quality, write nothing")
+    parser.add_argument("--looked-at", metavar="TEXT",
+                        help="only record what a person saw in everyday.png (which prompts came out right, which not) "
+                             "in the card's quality.everyday.lookedAt, and rewrite README.md")
     args = parser.parse_args()
+    if args.looked_at:
+        folder = pathlib.Path(args.model)
+        card = json.loads((folder / "card.json").read_text())
+        card["quality"]["everyday"]["lookedAt"] = args.looked_at
+        write_card(folder, card)
+        write_readme(folder, card)
+        return
     torch.backends.cuda.matmul.allow_tf32 = False  # measure the float32 model
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     folder, classifier_path = pathlib.Path(args.model), pathlib.Path(args.classifier)
