@@ -3,7 +3,8 @@
  * restatement (tests/reference/dit_reference.py's `textDiT`: a small random text DiT, each encoder layer, the
  * words, each block, [ε̂ | v]); and a tiny random text model exported by the recipe (tests/fixtures/text-dit,
  * made by tests/reference/text_dit_fixture.py) through ONNX Runtime against the recipe's PyTorch output, and the
- * glass box against ONNX Runtime; then what the padding mask promises, and sampling from prompts.
+ * glass box against ONNX Runtime; then what the padding mask promises, and sampling from prompts. With PyTorch
+ * installed, the stored tiny model is re-exported and must be what is stored.
  */
 import assert from "node:assert/strict";
 import { createDiffusion } from "../lib/diffusion.ts";
@@ -24,6 +25,7 @@ import {
 } from "../lib/text_dit.ts";
 import { assertRelativeError } from "./assert.ts";
 import { CONCEPT_TOLERANCE, type Packed, reference, tensor } from "./fixtures.ts";
+import { pythonOrSkip, TORCH_INSTALL } from "../cli/python.ts";
 
 const FIXTURE = new URL("./fixtures/text-dit", import.meta.url).pathname;
 const check = JSON.parse(Deno.readTextFileSync(new URL("./fixtures/text_dit_check.json", import.meta.url)));
@@ -282,4 +284,34 @@ Deno.test("dit.sample({ prompts }): images, unknown words listed, and one-line e
     () => digits.tokenize("seven"),
     /^Error: digits is class-conditioned: it takes classes, not prompts/,
   );
+});
+
+const python = pythonOrSkip("tests/text_dit_test.ts", ["torch", "onnx"], TORCH_INSTALL);
+
+Deno.test({
+  name: "the stored tiny text model is what the recipe exports now (weights, card, PyTorch's output)",
+  ignore: !python,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "dit-text-fixture-" });
+    try {
+      const script = new URL("./reference/text_dit_fixture.py", import.meta.url).pathname;
+      const run = await new Deno.Command(python!, {
+        args: [script, `${dir}/model`, `${dir}/check.json`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(run.success, new TextDecoder().decode(run.stderr));
+      const fresh = loadTextGlassBox(`${dir}/model`), stored = loadTextGlassBox(FIXTURE);
+      assert.deepEqual(fresh.card.architecture, stored.card.architecture);
+      assert.deepEqual(fresh.vocabulary, stored.vocabulary);
+      assert.deepEqual([...fresh.weights.keys()].sort(), [...stored.weights.keys()].sort());
+      for (const [name, weight] of stored.weights) assert.deepEqual(fresh.weights.get(name), weight, name);
+      const again = JSON.parse(await Deno.readTextFile(`${dir}/check.json`));
+      assert.deepEqual(again.ids, check.ids);
+      // another PyTorch build may round its float32 arithmetic differently in the last bits
+      assertRelativeError(tensor(again.out), tensor(check.out), 1e-6, "PyTorch's output");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
