@@ -127,7 +127,8 @@ export interface DiTBlockParameters {
   attn: { qkv: LinearParameters; proj: LinearParameters };
   /**
    * The cross-attention design's extra layer (`cross_attn`): `q` `[D, D]` of the image tokens, `kv` `[2D, D]`
-   * of the conditioning tokens, `proj` `[D, D]`; absent in the other designs.
+   * of the conditioning tokens (a text DiT's adaLN blocks have it too, its `kv` of the words), `proj` `[D, D]`;
+   * absent in the other designs.
    */
   crossAttn?: { q: LinearParameters; kv: LinearParameters; proj: LinearParameters };
   /** The MLP: `fc1` `[mlpRatio·D, D]`, GELU, `fc2` `[D, mlpRatio·D]`. */
