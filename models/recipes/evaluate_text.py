@@ -174,6 +174,7 @@ def main():
     parser.add_argument("--classifier", default=str(REPO / "models" / "emoji" / "classifier.onnx"),
                         help="the classifier whose features measure it (default: the emoji card's)")
     parser.add_argument("--data", default="emoji", help="the data folder under .cache/data (images and captions)")
+    parser.add_argument("--run", help="the training run whose loss curve to plot: runs/RUN/text-dit.pt (default DATA)")
     parser.add_argument("--training-names", type=int, default=TRAINING_NAMES)
     parser.add_argument("--heldout-names", type=int, help="only the first N held-out names (smoke tests)")
     parser.add_argument("--sampling-steps", type=int, default=STEPS)
@@ -275,7 +276,7 @@ def main():
         return
     save_everyday(images, EVERYDAY, args.everyday_samples, folder / "everyday.png")
     card["files"]["everyday"] = "everyday.png"
-    checkpoint = RUNS / args.data / "text-dit.pt"
+    checkpoint = RUNS / (args.run or args.data) / "text-dit.pt"
     if checkpoint.exists():
         plot_loss(torch.load(checkpoint, map_location="cpu")["log"], folder / "training.png")
         card["files"]["training"] = "training.png"

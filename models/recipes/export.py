@@ -762,9 +762,11 @@ def export_text_model(dit, vocabulary, decoder, out, name, description, latent, 
     print(f"wrote {out}/card.json")
 
 
-def export_text_trained(name, out):
-    """runs/NAME/text-dit.pt (and the VAE of runs/NAME/vae.pt) → `out`, by export_text_model."""
-    ckpt = {stage: torch.load(RUNS / name / f"{stage}.pt", map_location="cpu") for stage in ("vae", "text-dit")}
+def export_text_trained(name, out, run=None):
+    """runs/RUN/text-dit.pt (RUN: NAME unless given) and the VAE of runs/NAME/vae.pt → `out`, by export_text_model;
+    the card's name is NAME-text, or RUN."""
+    ckpt = {"vae": torch.load(RUNS / name / "vae.pt", map_location="cpu"),
+            "text-dit": torch.load(RUNS / (run or name) / "text-dit.pt", map_location="cpu")}
     data = REPO / ".cache" / "data" / name
     meta = json.loads((data / "meta.json").read_text())
     captions = json.loads((data / "captions.json").read_text())
@@ -790,7 +792,7 @@ def export_text_trained(name, out):
         "training": {stage: {"steps": c["steps"], "seconds": round(c["seconds"], 1), "hardware": c["hardware"],
                              "gpus": c.get("world_size", 1), "config": c["config"]} for stage, c in ckpt.items()},
     }
-    export_text_model(dit, text["vocabulary"], vae.decoder, out, f"{name}-text",
+    export_text_model(dit, text["vocabulary"], vae.decoder, out, run or f"{name}-text",
                       TEXT_DESCRIPTION.format(max_length=text["vocabulary"]["maxLength"]),
                       {"channels": 4, "height": h, "width": h, "scaleFactor": ckpt["vae"]["scale_factor"]},
                       {"channels": meta["channels"], "height": meta["height"], "width": meta["width"], "range": [-1, 1],
@@ -879,6 +881,7 @@ def main():
     parser.add_argument("--data", choices=["digits", "emoji"], help="export runs/NAME to models/NAME")
     parser.add_argument("--text", action="store_true",
                         help="with --data: export the text DiT (runs/NAME/text-dit.pt) to models/NAME-text instead")
+    parser.add_argument("--run", help="with --text: the checkpoint of runs/RUN (train.py --run), named RUN")
     parser.add_argument("--out", help="output folder (default models/NAME, models/NAME-text with --text)")
     parser.add_argument("--reference-checkpoint", help="a facebookresearch/DiT-layout state_dict to convert")
     parser.add_argument("--config", choices=sorted(DIT_CONFIGS), help="its architecture, e.g. DiT-XL/2")
@@ -893,7 +896,8 @@ def main():
             parser.error("--reference-checkpoint needs --config, --input-size and --out")
         export_reference(args)
     elif args.data and args.text:
-        export_text_trained(args.data, pathlib.Path(args.out) if args.out else REPO / "models" / f"{args.data}-text")
+        export_text_trained(args.data, pathlib.Path(args.out) if args.out else REPO / "models" / f"{args.data}-text",
+                            args.run)
     elif args.data:
         export_trained(args.data, pathlib.Path(args.out) if args.out else REPO / "models" / args.data)
     else:
