@@ -1,7 +1,8 @@
 /**
  * The concepts of "Scalable Diffusion Models with Transformers" as small functions you can call and look
  * inside: tensors, patchify, the positional, timestep and label embeddings, adaLN-Zero, attention, the DiT
- * block and forward pass, noise schedules, the diffusion process, the samplers and classifier-free guidance.
+ * block and forward pass, noise schedules, the diffusion process, the samplers and classifier-free guidance;
+ * and a DiT conditioned on words: the tokenizer, a small text encoder and cross-attention to the words.
  *
  * Pure maths: nothing here reads a file, uses `Deno.*` or `node:`, or loads a native module, so it imports in
  * milliseconds and runs wherever JavaScript does. ONNX Runtime and the model files are in
@@ -51,6 +52,8 @@ export { gatedResidual, layerNorm, modulate } from "./lib/adaln.ts";
 export { gelu, linear, silu } from "./lib/nn.ts";
 export { attention, type AttentionResult, crossAttention } from "./lib/attention.ts";
 export {
+  type BackboneArchitecture,
+  type BackboneParameters,
   BLOCK_DESIGNS,
   type BlockDesign,
   type DiTArchitecture,
@@ -67,7 +70,25 @@ export {
   type FinalLayerIntermediates,
   type FinalLayerParameters,
   type LinearParameters,
+  type Words,
 } from "./lib/dit.ts";
+export {
+  captionEmbedder,
+  captionsAsLabels,
+  poolWords,
+  type TextDiTArchitecture,
+  textDiTForward,
+  type TextDiTIntermediates,
+  type TextDiTModel,
+  type TextDiTParameters,
+  textDiTParameters,
+  textEncoder,
+  type TextEncoderArchitecture,
+  type TextEncoderIntermediates,
+  type TextEncoderLayerParameters,
+  type TextEncoderParameters,
+  wordAttentionMaps,
+} from "./lib/text_dit.ts";
 export { betaSchedule, type ScheduleName, spaceTimesteps } from "./lib/schedule.ts";
 export {
   createDiffusion,

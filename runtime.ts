@@ -1,7 +1,8 @@
 /**
  * Running the shipped models: model cards and folders checked as sandboxes, ONNX Runtime sessions, the
- * sampling pipeline (`loadDiT(...).sample(...)`), the glass box (`loadGlassBox`: the DiT in TypeScript over
- * the weights of its `dit.onnx`), and which CPU a number was measured on.
+ * sampling pipeline (`loadDiT(...).sample(...)`, from classes or, for a text model, from prompts), the glass
+ * box (`loadGlassBox`, `loadTextGlassBox`: the DiT in TypeScript over the weights of its `dit.onnx`), and which
+ * CPU a number was measured on.
  *
  * This is the part that reads files and loads ONNX Runtime's native library; the maths it runs is
  * `@dit/toolkit/concepts`.
@@ -32,7 +33,7 @@ export {
   type SampleOptions,
   type SampleResult,
 } from "./lib/pipeline.ts";
-export { type GlassBox, loadGlassBox } from "./lib/model/glass_box.ts";
+export { type GlassBox, loadGlassBox, loadTextGlassBox, type TextGlassBox } from "./lib/model/glass_box.ts";
 export {
   fromOrtTensor,
   openSession,
@@ -48,11 +49,18 @@ export {
   checkSession,
   type DiTCard,
   type DiTCardArchitecture,
+  isTextCard,
   type ModelCard,
   type ModelFile,
+  readAnyCard,
   readCard,
   readDiTCard,
+  readTextCard,
+  readVocabulary,
+  requireClassCard,
   type SessionMetadata,
+  type TextCard,
+  type TextDiTCardArchitecture,
   type TrainedNetwork,
   type UNetArchitecture,
   type ValueMetadata,

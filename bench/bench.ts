@@ -10,7 +10,8 @@
  * setting); the FLOPs of a step counted from the architecture and the rate achieved against the measured fp32
  * and int8 matrix-multiply rates; ONNX Runtime's own profile of the n = 8 step (time per operator type); the
  * TypeScript time per step outside `session.run`; then for the default model the cold start to the first step,
- * the whole default `deno task sample`, and the peak RSS of sampling n = 1 and n = 32 images. Last, scaling:
+ * the whole default `deno task sample`, the peak RSS of sampling n = 1 and n = 32 images, and (once
+ * models/emoji-text ships) one prompt through the text model with its card's sampling. Last, scaling:
  * the step time against n = 1…64 for both models and against the token count (random DiTs of the emoji
  * model's width and depth at 16…1024 tokens, made by bench/random_dit.py). Everything also goes to
  * bench/results/<cpu>.json, which notebooks/10-performance.ipynb plots.
@@ -19,7 +20,7 @@
  */
 import { findPython, TORCH_INSTALL } from "../cli/python.ts";
 import { type CpuInfo, cpuInfo, describeCpu } from "../lib/cpu.ts";
-import { type DiTCard, readCard, readDiTCard } from "../lib/model/card.ts";
+import { type DiTCard, readAnyCard, readCard, readDiTCard, requireClassCard } from "../lib/model/card.ts";
 import onnxProto from "onnx-proto";
 import { ort, sessionOptions } from "../lib/model/onnx.ts";
 import {
@@ -37,6 +38,8 @@ const NS = [1, 8, 32];
 const SCALING_NS = [1, 2, 4, 8, 16, 32, 64];
 const SCALING_TOKENS = [16, 64, 256, 1024];
 const PRECISIONS: Precision[] = ["fp32", "int8"];
+/** The text-conditioned model whose one-prompt sample is timed when it is shipped (issue 16's budget: 2 s). */
+const TEXT_MODEL = "emoji-text";
 const REPEATS = 10;
 const WARMUP_RUNS = 2;
 const ROUNDS = 3;
@@ -61,7 +64,7 @@ async function ortStepMs(dit: DiTPipeline, b: number, repeats: number): Promise<
   const { channels, height, width } = dit.card.latent;
   const x = new SeededRandom(b).randn([b, channels, height, width]);
   const t = Array(b).fill(500),
-    y = Array.from({ length: b }, (_, i) => (i < b / 2 ? 0 : dit.card.nullClassId));
+    y = Array.from({ length: b }, (_, i) => (i < b / 2 ? 0 : requireClassCard(dit.card).nullClassId));
   for (let i = 0; i < 2; i++) await dit.forward(x, t, y);
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
@@ -262,6 +265,15 @@ async function torchRuns(python: string, modelDir: string, only?: string): Promi
     runs.push({ setting, ...JSON.parse(new TextDecoder().decode(out.stdout)) });
   }
   return runs;
+}
+
+/** Whether `path` is a folder. */
+function existsDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /** Wall seconds and peak RSS (MiB) of a command, through GNU time. */
@@ -549,6 +561,15 @@ if (import.meta.main) {
   const whole = { seconds: median(wholeRuns) }, wholeOther = { seconds: median(otherRuns) };
   const n1 = await timed([...sampleArgs, "--n", "1", "--steps", "10", "--out", `${tmp}/n1`]);
   const n32 = await timed([...sampleArgs, "--n", "32", "--steps", "10", "--out", `${tmp}/n32`]);
+  // the text model (issue 16), when it is shipped: one prompt with its card's sampling, the whole command
+  const textModel = existsDir(`${MODELS_DIR}${TEXT_MODEL}`) ? TEXT_MODEL : undefined;
+  const textRuns: Record<Precision, number[]> = { fp32: [], int8: [] };
+  for (let round = 0; textModel && round < ROUNDS; round++) {
+    for (const p of PRECISIONS) {
+      const args = ["--model", textModel, "--prompt", "hot pepper", "--precision", p];
+      textRuns[p].push((await timed([...sampleArgs, ...args, "--out", `${tmp}/text-${p}-${round}`])).seconds);
+    }
+  }
   await Deno.remove(tmp, { recursive: true });
   say(`| default model (${DEFAULT_MODEL}) | |`);
   say("| --- | --- |");
@@ -561,6 +582,17 @@ if (import.meta.main) {
   say(`| the same with \`--precision fp32\`, median of ${ROUNDS} | ${wholeOther.seconds.toFixed(1)} s |`);
   say(`| peak RSS, n = 1 | ${n1.rssMiB.toFixed(0)} MiB |`);
   say(`| peak RSS, n = 32 | ${n32.rssMiB.toFixed(0)} MiB |`);
+  const textSampleSeconds = textModel
+    ? { int8: median(textRuns.int8), fp32: median(textRuns.fp32) }
+    : undefined;
+  if (textSampleSeconds) {
+    const sampling = defaultSampling(readAnyCard(`${MODELS_DIR}${TEXT_MODEL}`));
+    say(
+      `| \`deno task sample --model ${TEXT_MODEL} --prompt "hot pepper"\` (${sampling.sampler}, ${sampling.steps} steps, guided), whole command, median of ${ROUNDS}; target ≤ 2 s | ${
+        textSampleSeconds.int8.toFixed(1)
+      } s int8, ${textSampleSeconds.fp32.toFixed(1)} s fp32 |`,
+    );
+  }
 
   // Scaling: against n for the shipped models, against tokens for random models of the emoji model's shape
   say(`\n## Scaling (ms per step; notebooks/10-performance.ipynb plots these)\n`);
@@ -613,6 +645,7 @@ if (import.meta.main) {
     defaultSampling: samplingText,
     defaultSampleFp32Seconds: wholeOther.seconds,
     peakRssMiB: { n1: n1.rssMiB, n32: n32.rssMiB },
+    ...(textSampleSeconds && { textSampleSeconds }),
     scaling: { ns: SCALING_NS, byN, tokens: SCALING_TOKENS, byTokens },
   });
   Deno.mkdirSync(RESULTS_DIR, { recursive: true });

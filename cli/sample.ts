@@ -19,6 +19,8 @@ import {
   type Precision,
 } from "../lib/pipeline.ts";
 import { checkpoint, type SamplerName, SAMPLERS, type StepInfo } from "../lib/sampler.ts";
+import { isTextCard } from "../lib/model/card.ts";
+import { splitWords } from "../lib/tokenizer.ts";
 import { claimNextFree, claimOutput, OutputError, type OutputFolder } from "./output.ts";
 import type { Tensor } from "../lib/tensor.ts";
 
@@ -39,9 +41,11 @@ const USAGE = `Usage: deno task sample [flags]
 
 Samples images from a DiT shipped in models/ and writes them as PNG files.
 
-  --model NAME|DIR    digits, emoji (default) or a folder holding card.json
+  --model NAME|DIR    digits, emoji (default), emoji-text or a folder holding card.json
   --class C           a class name or id; repeat for several (default: every class in turn)
-  --n N               how many images, 1-${MAX_IMAGES} (default: one per class, or one per --class)
+  --prompt TEXT       for a text-conditioned model (emoji-text): what to draw, e.g. "hot pepper"; repeat for
+                      several; a word the model never saw is read as [unk] and named in a warning
+  --n N               how many images, 1-${MAX_IMAGES} (default: one per class or --class, one per --prompt)
   --cfg S             classifier-free guidance scale, 0-${MAX_GUIDANCE_SCALE}; 1 turns it off (default 4)
   --sampler S         ddim, ddpm (the paper's), dpm++2m (DPM-Solver++), euler or heun (on Karras et al.'s
                       noise levels; heun runs the network twice per step) (default: the card's sampling.sampler,
@@ -58,7 +62,8 @@ Samples images from a DiT shipped in models/ and writes them as PNG files.
   --force             replace existing outputs in --out (without it they are never touched)
   --help              show this text
 
-Example: deno task sample --model digits --class 3 --n 16 --cfg 4 --steps 50 --seed 0 --out out/threes`;
+Examples: deno task sample --model digits --class 3 --n 16 --cfg 4 --steps 50 --seed 0 --out out/threes
+          deno task sample --model emoji-text --prompt "hot pepper" --prompt penguin`;
 
 /** A bad flag: reported with the usage hint, exit code 2. */
 class UsageError extends Error {}
@@ -66,6 +71,7 @@ class UsageError extends Error {}
 interface Flags {
   model: string;
   classes?: string[];
+  prompts?: string[];
   n?: number;
   cfg: number;
   steps?: number;
@@ -88,6 +94,7 @@ function parseFlags(args: string[]): Flags | "help" {
       options: {
         model: { type: "string", default: DEFAULT_MODEL },
         class: { type: "string", multiple: true },
+        prompt: { type: "string", multiple: true },
         n: { type: "string" },
         cfg: { type: "string", default: "4" },
         steps: { type: "string" },
@@ -145,9 +152,23 @@ function parseFlags(args: string[]): Flags | "help" {
       `--sampler ddpm needs --steps 2 or more (its learned variance needs a previous step); use --sampler ddim for 1 step`,
     );
   }
+  if (values.class !== undefined && values.prompt !== undefined) {
+    throw new UsageError(
+      "--class and --prompt go to different models (class- or text-conditioned); give one",
+    );
+  }
+  for (const prompt of values.prompt ?? []) {
+    // the vocabulary's maxLength is checked once the model is loaded; no words is wrong for every model
+    if (splitWords(prompt).length === 0) {
+      throw new UsageError(
+        `--prompt ${shown(prompt)} has no words; expected what to draw, e.g. --prompt "hot pepper"`,
+      );
+    }
+  }
   return {
     model: values.model,
     classes: values.class,
+    prompts: values.prompt,
     n: values.n === undefined ? undefined : integer("n", values.n, 1, MAX_IMAGES),
     cfg,
     steps,
@@ -159,6 +180,11 @@ function parseFlags(args: string[]): Flags | "help" {
     gif: values.gif,
     force: values.force,
   };
+}
+
+/** A prompt as an error message shows it: quoted, at most 40 characters. */
+function shown(prompt: string): string {
+  return prompt.length > 40 ? `${JSON.stringify(prompt.slice(0, 40))}…` : JSON.stringify(prompt);
 }
 
 /** parseArgs reads "--cfg -1" as a flag without its value; join such pairs ("--cfg=-1") so our checks see -1. */
@@ -220,12 +246,15 @@ async function run(flags: Flags, signal: AbortSignal, claim: { folder?: OutputFo
   };
   try {
     await checkpoint(signal); // loading is synchronous work in ONNX Runtime: a Ctrl-C during it counts
-    const classIds = (flags.classes ?? dit.card.classes.map((c) => String(c.id))).map((c) => dit.classId(c));
-    const n = flags.n ?? classIds.length; // one of each: the first run stays a few seconds
-    const classes = Array.from({ length: n }, (_, i) => classIds[i % classIds.length]);
+    const conditions = asked(flags, dit);
+    const n = flags.n ?? conditions.length; // one of each: the first run stays a few seconds
+    const chosen = Array.from({ length: n }, (_, i) => conditions[i % conditions.length]);
+    const text = isTextCard(dit.card);
+    const classes = text ? undefined : chosen as number[];
+    const prompts = text ? chosen as string[] : undefined;
     claim.folder ??= claimNextFree(`out/${dit.card.name}`);
     const folder = claim.folder;
-    const names = [...classes.map((_, i) => `sample-${String(i).padStart(3, "0")}.png`), "grid.png"];
+    const names = [...chosen.map((_, i) => `sample-${String(i).padStart(3, "0")}.png`), "grid.png"];
     if (flags.gif) names.push("trajectory.gif");
 
     const batchSize = 32;
@@ -236,11 +265,13 @@ async function run(flags: Flags, signal: AbortSignal, claim: { folder?: OutputFo
     const steps = flags.steps ?? (sampler === dit.defaultSampling.sampler ? dit.defaultSampling.steps : 50);
     const every = Math.max(1, Math.floor(steps / 25)); // at most ~25 frames
     const interval = flags.guidanceInterval ? ` for t in [${flags.guidanceInterval.join(", ")}]` : "";
+    const what = prompts ? ` · ${conditions.map((p) => shown(p as string)).join(", ")}` : "";
     console.error(
-      `sample: ${n} image(s) of ${dit.card.name} (${dit.precision}) · ${sampler} ${steps} steps · guidance ${flags.cfg}${interval} · seed ${flags.seed}`,
+      `sample: ${n} image(s) of ${dit.card.name} (${dit.precision}) · ${sampler} ${steps} steps · guidance ${flags.cfg}${interval} · seed ${flags.seed}${what}`,
     );
     const { images } = await dit.sample({
       classes,
+      prompts,
       guidanceScale: flags.cfg,
       steps,
       sampler,
@@ -260,7 +291,9 @@ async function run(flags: Flags, signal: AbortSignal, claim: { folder?: OutputFo
       await folder.write(names[i], await toPng(images, i));
       await checkpoint(signal);
     }
-    await folder.write("grid.png", await gridPng(images, { columns: Math.min(n, dit.card.classes.length) }));
+    // a row per round of the classes or prompts; a single prompt's images in rows of 8
+    const columns = Math.min(n, conditions.length > 1 || !text ? conditions.length : 8);
+    await folder.write("grid.png", await gridPng(images, { columns }));
     await checkpoint(signal);
     if (flags.gif) {
       const frames = [];
@@ -277,6 +310,49 @@ async function run(flags: Flags, signal: AbortSignal, claim: { folder?: OutputFo
   } finally {
     await close();
   }
+}
+
+/**
+ * What the run conditions on, one entry per image of a round: class ids (`--class`, else every class) for a
+ * class-conditioned model; the `--prompt`s for a text one, each checked against the model's vocabulary, with a
+ * warning line on stderr naming the words it lacks (read as [unk]: shown, never silently dropped).
+ */
+function asked(flags: Flags, dit: DiTPipeline): number[] | string[] {
+  const card = dit.card;
+  if (!isTextCard(card)) {
+    if (flags.prompts) {
+      throw new UsageError(
+        `--prompt is for a text-conditioned model (emoji-text); ${card.name} is class-conditioned: give --class C (one of its ${card.classes.length} classes), or none for every class`,
+      );
+    }
+    return (flags.classes ?? card.classes.map((c) => String(c.id))).map((c) => dit.classId(c));
+  }
+  if (flags.classes) {
+    throw new UsageError(
+      `--class is for a class-conditioned model; ${card.name} is text-conditioned: give --prompt TEXT, e.g. --prompt "hot pepper"`,
+    );
+  }
+  if (!flags.prompts) {
+    throw new UsageError(
+      `${card.name} is text-conditioned: give --prompt TEXT (repeatable), e.g. --prompt "hot pepper"`,
+    );
+  }
+  for (const prompt of flags.prompts) {
+    let unknown: string[];
+    try {
+      unknown = dit.tokenize(prompt).unknown;
+    } catch (error) {
+      throw new UsageError((error as Error).message.replace(/^tokenize: the prompt/, "--prompt"));
+    }
+    if (unknown.length > 0) {
+      console.error(
+        `sample: warning: --prompt ${shown(prompt)}: ${card.name} never saw ${
+          unknown.map((w) => JSON.stringify(w)).join(", ")
+        }; read as [unk]`,
+      );
+    }
+  }
+  return flags.prompts;
 }
 
 if (import.meta.main) {

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type ModelCard, type ModelFile, readCard } from "../lib/model/card.ts";
+import { isTextCard, type ModelCard, type ModelFile, readAnyCard } from "../lib/model/card.ts";
 import { MODELS_DIR, oneLine, verifyModelFile, verifyOnnxFile } from "../lib/model/folder.ts";
 import { loadGlassBox } from "../lib/model/glass_box.ts";
 import { packWeights } from "./weights_wire.ts";
@@ -41,13 +41,17 @@ const HEADERS = {
   "x-content-type-options": "nosniff",
 };
 
-/** The shipped models: each folder of `models/` with a card that reads. */
+/**
+ * The shipped models the page runs: each folder of `models/` with a card that reads, class-conditioned (the page
+ * picks a class; a text model such as `emoji-text` is left out).
+ */
 export function shippedModels(): ModelCard[] {
   return [...Deno.readDirSync(MODELS_DIR)]
     .filter((e) => e.isDirectory && e.name !== "recipes")
     .map((e) => e.name)
     .sort()
-    .map((name) => readCard(`${MODELS_DIR}${name}`));
+    .map((name) => readAnyCard(`${MODELS_DIR}${name}`))
+    .filter((card): card is ModelCard => !isTextCard(card));
 }
 
 /** The page's code and its attention worker, each with what it imports from `lib/`, as browser modules. */

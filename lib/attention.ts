@@ -11,6 +11,9 @@
  * out = concat_h(A_h·v_h)·W_projᵀ + b_proj
  * ```
  *
+ * Both take an optional key mask `[B, S]` of 1s and 0s: a key at 0 gets probability 0 (its score is left out
+ * of the softmax, as −∞ would), which is how a text DiT's words ignore the `[pad]` after a short prompt.
+ *
  * @module
  */
 import { linear } from "./nn.ts";
@@ -40,9 +43,12 @@ export interface AttentionResult {
  * @param projWeight `[D, D]` (`attn.proj.weight`).
  * @param projBias `[D]` (`attn.proj.bias`).
  * @param numHeads the number of heads; must divide D.
- * @throws if `numHeads` does not divide D, a weight's shape does not fit, or the probabilities would hold
- *   more than `MAX_ELEMENTS` numbers, naming the argument; if a result is not finite (an argument holding a
- *   value that is not finite, or an overflow; `linear: ...` when it happens in a projection).
+ * @param keyMask optional, `[B, T]` of 1 (a token to attend to) and 0 (padding, given probability 0); every row
+ *   needs a 1. Without it every token attends to every token.
+ * @throws if `numHeads` does not divide D, a weight's shape does not fit, the mask is not `[B, T]` of 0s and
+ *   1s with a 1 in every row, or the probabilities would hold more than `MAX_ELEMENTS` numbers, naming the
+ *   argument; if a result is not finite (an argument holding a value that is not finite, or an overflow;
+ *   `linear: ...` when it happens in a projection).
  *
  * @example With q = k = 0 every token attends to all tokens equally: the output is the mean of v
  * ```ts
@@ -56,6 +62,9 @@ export interface AttentionResult {
  * assert.deepEqual(probabilities.shape, [1, 1, 3, 3]);
  * assert.ok(probabilities.data.every((p) => Math.abs(p - 1 / 3) < 1e-7));
  * assert.deepEqual([...output.data], [3, 4, 3, 4, 3, 4]); // every token gets the mean of v
+ * // masking out the last token (padding): the others' mean
+ * const masked = attention(x, qkvWeight, Tensor.zeros([3 * D]), identity, Tensor.zeros([D]), 1, Tensor.from([1, 1, 0], [1, 3]));
+ * assert.deepEqual([...masked.output.data], [2, 3, 2, 3, 2, 3]);
  * ```
  */
 export function attention(
@@ -65,6 +74,7 @@ export function attention(
   projWeight: Tensor,
   projBias: Tensor,
   numHeads: number,
+  keyMask?: Tensor,
 ): AttentionResult {
   const [B, T, D] = dims(x, 3, "attention: x", "[B, T, D]");
   checkHeads(numHeads, D, "attention");
@@ -78,9 +88,10 @@ export function attention(
     B * numHeads * T * T,
     `attention: the probabilities [B, heads, T, T] = [${B}, ${numHeads}, ${T}, ${T}]`,
   );
+  const keep = keyMask === undefined ? undefined : checkKeyMask(keyMask, B, T, "attention");
   const qkv = linear(x, qkvWeight, qkvBias); // [B, T, 3D]; linear checks the rest of the shapes
   const parts = { q: { of: qkv, at: 0 }, k: { of: qkv, at: D }, v: { of: qkv, at: 2 * D } };
-  return multiHead(parts, x, numHeads, projWeight, projBias, "attention");
+  return multiHead(parts, x, numHeads, projWeight, projBias, "attention", keep);
 }
 
 /**
@@ -99,6 +110,8 @@ export function attention(
  * @param projWeight `[D, D]` (`cross_attn.proj.weight`).
  * @param projBias `[D]` (`cross_attn.proj.bias`).
  * @param numHeads the number of heads; must divide D.
+ * @param keyMask optional, `[B, S]` of 1 (a context token to attend to) and 0 (padding, given probability 0);
+ *   every row needs a 1. A text DiT passes its prompt's words as the context and masks the `[pad]` after them.
  * @throws as {@link attention}, naming the argument that does not fit, and if the context's batch or width is
  *   not x's.
  *
@@ -113,6 +126,10 @@ export function attention(
  * const { output, probabilities } = crossAttention(x, context, identity, zeros(D), kvWeight, zeros(2 * D), identity, zeros(D), 1);
  * assert.deepEqual(probabilities.shape, [1, 1, 3, 2]); // [B, heads, T, S]
  * assert.deepEqual([...output.data], [5, 10, 5, 10, 5, 10]); // each token: the mean of the two values
+ * // the second context token masked out (padding): each token takes all of the first
+ * const first = crossAttention(x, context, identity, zeros(D), kvWeight, zeros(2 * D), identity, zeros(D), 1, Tensor.from([1, 0], [1, 2]));
+ * assert.deepEqual([...first.output.data], [10, 0, 10, 0, 10, 0]);
+ * assert.deepEqual([...first.probabilities.data], [1, 0, 1, 0, 1, 0]);
  * ```
  */
 export function crossAttention(
@@ -125,6 +142,7 @@ export function crossAttention(
   projWeight: Tensor,
   projBias: Tensor,
   numHeads: number,
+  keyMask?: Tensor,
 ): AttentionResult {
   const [B, T, D] = dims(x, 3, "crossAttention: x", "[B, T, D]");
   const [cB, S, cD] = dims(context, 3, "crossAttention: context", `[B, S, D] = [${B}, S, ${D}]`);
@@ -145,10 +163,36 @@ export function crossAttention(
     B * numHeads * T * S,
     `crossAttention: the probabilities [B, heads, T, S] = [${B}, ${numHeads}, ${T}, ${S}]`,
   );
+  const keep = keyMask === undefined ? undefined : checkKeyMask(keyMask, B, S, "crossAttention");
   const q = linear(x, qWeight, qBias); // [B, T, D]
   const kv = linear(context, kvWeight, kvBias); // [B, S, 2D]: all of k, then all of v
   const parts = { q: { of: q, at: 0 }, k: { of: kv, at: 0 }, v: { of: kv, at: D } };
-  return multiHead(parts, x, numHeads, projWeight, projBias, "crossAttention");
+  return multiHead(parts, x, numHeads, projWeight, projBias, "crossAttention", keep);
+}
+
+/** The key mask `[B, S]` as its data, after checking it holds only 0s and 1s and a 1 in every row. */
+function checkKeyMask(keyMask: Tensor, B: number, S: number, fn: string): Float32Array {
+  const layout = `[B, S] = [${B}, ${S}]`;
+  const [mB, mS] = dims(keyMask, 2, `${fn}: keyMask`, layout);
+  if (mB !== B || mS !== S) {
+    throw new Error(`${fn}: keyMask: expected shape ${layout}, got [${keyMask.shape}]`);
+  }
+  for (let b = 0; b < B; b++) {
+    let kept = 0;
+    for (let j = 0; j < S; j++) {
+      const m = keyMask.data[b * S + j];
+      if (m !== 0 && m !== 1) {
+        throw new Error(
+          `${fn}: keyMask[${b}, ${j}] is ${describeValue(m)}; expected 1 (attend) or 0 (padding)`,
+        );
+      }
+      kept += m;
+    }
+    if (kept === 0) {
+      throw new Error(`${fn}: keyMask row ${b} is all 0; expected at least one key to attend to (a 1)`);
+    }
+  }
+  return keyMask.data;
 }
 
 /** Throws unless numHeads is a positive divisor of D (with D = 0: one head, so the probabilities stay small). */
@@ -170,7 +214,8 @@ interface Part {
 /**
  * softmax(q_h·k_hᵀ/√headDim)·v_h for every head, then `proj`: the queries from `parts.q` `[B, T, ·]`, the
  * keys and values from `parts.k` and `parts.v` `[B, S, ·]` (self-attention reads all three from one qkv
- * tensor); head h's part of each starts `h·headDim` after the part's own start.
+ * tensor); head h's part of each starts `h·headDim` after the part's own start. Keys where `keep` `[B, S]` is
+ * 0 get probability 0.
  */
 function multiHead(
   parts: { q: Part; k: Part; v: Part },
@@ -179,6 +224,7 @@ function multiHead(
   projWeight: Tensor,
   projBias: Tensor,
   fn: string,
+  keep?: Float32Array,
 ): AttentionResult {
   const { q, k, v } = parts;
   const [B, T, D] = x.shape, S = k.of.shape[1];
@@ -198,15 +244,18 @@ function multiHead(
         for (let e = 0; e < headDim; e++) qh[e] = q.of.data[qRow + e] * scale; // (rounded to float32, as torch's q·scale)
         let max = -Infinity;
         for (let j = 0; j < S; j++) {
+          if (keep && keep[b * S + j] === 0) continue; // a padded key: no score
           const kRow = (b * S + j) * kRowSize + k.at + hAt;
           let dot = 0;
           for (let e = 0; e < headDim; e++) dot += qh[e] * k.of.data[kRow + e];
           scores[j] = dot;
           if (dot > max) max = dot;
         }
-        // softmax, shifted by the row's max so exp cannot overflow
+        // softmax, shifted by the row's max so exp cannot overflow; a padded key's share is exp(−∞) = 0
         let sum = 0;
-        for (let j = 0; j < S; j++) sum += scores[j] = Math.exp(scores[j] - max);
+        for (let j = 0; j < S; j++) {
+          sum += scores[j] = keep && keep[b * S + j] === 0 ? 0 : Math.exp(scores[j] - max);
+        }
         const pRow = ((b * numHeads + h) * T + i) * S;
         for (let j = 0; j < S; j++) probabilities[pRow + j] = scores[j] / sum;
         // A_h·v_h: token i's share of every attended token's v

@@ -127,7 +127,8 @@ export interface DiTBlockParameters {
   attn: { qkv: LinearParameters; proj: LinearParameters };
   /**
    * The cross-attention design's extra layer (`cross_attn`): `q` `[D, D]` of the image tokens, `kv` `[2D, D]`
-   * of the conditioning tokens, `proj` `[D, D]`; absent in the other designs.
+   * of the conditioning tokens (a text DiT's adaLN blocks have it too, its `kv` of the words), `proj` `[D, D]`;
+   * absent in the other designs.
    */
   crossAttn?: { q: LinearParameters; kv: LinearParameters; proj: LinearParameters };
   /** The MLP: `fc1` `[mlpRatio·D, D]`, GELU, `fc2` `[D, mlpRatio·D]`. */
@@ -198,6 +199,35 @@ export function ditParameters(
   weights: ReadonlyMap<string, Tensor>,
   architecture: DiTArchitecture,
 ): DiTParameters {
+  const { hiddenSize: D, numClasses } = architecture;
+  const backbone = backboneParameters(weights, architecture, "ditParameters", false);
+  const { param } = weightReader(weights, "ditParameters");
+  return {
+    architecture,
+    ...backbone,
+    yEmbedder: { embeddingTable: param("y_embedder.embedding_table.weight", [numClasses + 1, D]) },
+  };
+}
+
+/** What every DiT has, whatever it is conditioned on: {@link DiTParameters} less `architecture` and `yEmbedder`. */
+export type BackboneParameters = Omit<DiTParameters, "architecture" | "yEmbedder">;
+
+/** A DiT's shape without what its conditioning adds: {@link DiTArchitecture} less `numClasses`. */
+export type BackboneArchitecture = Omit<DiTArchitecture, "numClasses">;
+
+/**
+ * Reads and checks the parts every DiT has, for `fn` (the caller, named in errors): `x_embedder` (as a linear
+ * map over patchify's tokens), `pos_embed` (checked to be sincosPosEmbed2d's table), `t_embedder`, the blocks
+ * of the architecture's design, and `final_layer`. With `text`, every block also has a `cross_attn` to the
+ * words (a text DiT's; adaLN designs only). {@link ditParameters} adds the label table; a text DiT's reader,
+ * its text encoder.
+ */
+export function backboneParameters(
+  weights: ReadonlyMap<string, Tensor>,
+  architecture: BackboneArchitecture,
+  fn: string,
+  text: boolean,
+): BackboneParameters {
   const {
     inputSize,
     patchSize: p,
@@ -207,35 +237,24 @@ export function ditParameters(
     mlpRatio,
     learnSigma,
     frequencyEmbeddingSize,
-    numClasses,
     block: design = "adaLN-Zero",
   } = architecture;
-  checkDesign(design, "ditParameters: architecture.block");
+  checkDesign(design, `${fn}: architecture.block`);
+  const adaptive = design === "adaLN-Zero" || design === "adaLN";
+  if (text && !adaptive) {
+    throw new Error(
+      `${fn}: architecture.block is "${design}"; a text DiT's blocks are "adaLN-Zero" or "adaLN" (t modulates, the words are read by cross-attention)`,
+    );
+  }
   const grid = inputSize / p, T = grid * grid;
   const outChannels = learnSigma ? 2 * C : C;
   const mlpHidden = Math.trunc(D * mlpRatio); // the reference's int(hidden_size * mlp_ratio)
-  const param = (name: string, shape: number[]): Tensor => {
-    const weight = weights.get(name);
-    if (!weight) {
-      throw new Error(
-        `ditParameters: weight ${name} is missing; expected an initializer of that name (the PyTorch parameter name)`,
-      );
-    }
-    if (weight.shape.join() !== shape.join()) {
-      throw new Error(`ditParameters: weight ${name}: expected shape [${shape}], got [${weight.shape}]`);
-    }
-    return weight;
-  };
-  const dense = (name: string, outDim: number, inDim: number): LinearParameters => ({
-    weight: param(`${name}.weight`, [outDim, inDim]),
-    bias: param(`${name}.bias`, [outDim]),
-  });
-  const adaptive = design === "adaLN-Zero" || design === "adaLN";
+  const { param, dense } = weightReader(weights, fn);
   const block = (i: number): DiTBlockParameters => ({
     ...(adaptive &&
       { adaLNModulation: dense(`blocks.${i}.adaLN_modulation.1`, MODULATIONS[design].length * D, D) }),
     attn: { qkv: dense(`blocks.${i}.attn.qkv`, 3 * D, D), proj: dense(`blocks.${i}.attn.proj`, D, D) },
-    ...(design === "cross-attention" && {
+    ...((design === "cross-attention" || text) && {
       crossAttn: {
         q: dense(`blocks.${i}.cross_attn.q`, D, D),
         kv: dense(`blocks.${i}.cross_attn.kv`, 2 * D, D),
@@ -245,9 +264,8 @@ export function ditParameters(
     mlp: { fc1: dense(`blocks.${i}.mlp.fc1`, mlpHidden, D), fc2: dense(`blocks.${i}.mlp.fc2`, D, mlpHidden) },
   });
   const posEmbed = sincosPosEmbed2d(D, grid);
-  checkPosEmbed(posEmbed, param("pos_embed", [1, T, D]));
+  checkPosEmbed(posEmbed, param("pos_embed", [1, T, D]), fn);
   return {
-    architecture,
     design,
     xEmbedder: {
       weight: patchEmbeddingWeight(param("x_embedder.proj.weight", [D, C, p, p])),
@@ -257,13 +275,40 @@ export function ditParameters(
     tEmbedder: {
       mlp: [dense("t_embedder.mlp.0", D, frequencyEmbeddingSize), dense("t_embedder.mlp.2", D, D)],
     },
-    yEmbedder: { embeddingTable: param("y_embedder.embedding_table.weight", [numClasses + 1, D]) },
     blocks: Array.from({ length: depth }, (_, i) => block(i)),
     finalLayer: {
       ...(adaptive && { adaLNModulation: dense("final_layer.adaLN_modulation.1", 2 * D, D) }),
       linear: dense("final_layer.linear", p * p * outChannels, D),
     },
   };
+}
+
+/**
+ * Looks weights up by their PyTorch name and checks each one's shape, failing in one line that names `fn`
+ * (the caller) and the weight: `param` for any tensor, `dense` for an `nn.Linear` (`name.weight` `[out, in]`
+ * and `name.bias` `[out]`).
+ */
+export function weightReader(weights: ReadonlyMap<string, Tensor>, fn: string): {
+  param: (name: string, shape: number[]) => Tensor;
+  dense: (name: string, outDim: number, inDim: number) => LinearParameters;
+} {
+  const param = (name: string, shape: number[]): Tensor => {
+    const weight = weights.get(name);
+    if (!weight) {
+      throw new Error(
+        `${fn}: weight ${name} is missing; expected an initializer of that name (the PyTorch parameter name)`,
+      );
+    }
+    if (weight.shape.join() !== shape.join()) {
+      throw new Error(`${fn}: weight ${name}: expected shape [${shape}], got [${weight.shape}]`);
+    }
+    return weight;
+  };
+  const dense = (name: string, outDim: number, inDim: number): LinearParameters => ({
+    weight: param(`${name}.weight`, [outDim, inDim]),
+    bias: param(`${name}.bias`, [outDim]),
+  });
+  return { param, dense };
 }
 
 /** What {@link embed} computed: the tokens the first block reads, and the conditioning. */
@@ -310,23 +355,13 @@ export interface Embedded {
  * ```
  */
 export function embed(dit: DiTParameters, x: Tensor, t: ArrayLike<number>, y: ArrayLike<number>): Embedded {
-  const { inputSize, patchSize: p, inChannels: C, frequencyEmbeddingSize, numClasses } = dit.architecture;
-  const layout = `[B, C, H, W] = [B, ${C}, ${inputSize}, ${inputSize}]`;
-  const [B, xC, H, W] = dims(x, 4, "embed: x", layout);
-  if (xC !== C || H !== inputSize || W !== inputSize) {
-    throw new Error(`embed: x: expected shape ${layout}, got [${x.shape}]`);
+  const { numClasses } = dit.architecture;
+  const { patchTokens, tokens, tEmbedding } = embedPatchesAndTimestep(dit, dit.architecture, x, t, "embed");
+  if (y?.length !== x.shape[0]) {
+    throw new Error(
+      `embed: y has ${describeValue(y?.length)} values; expected one per sample, B = ${x.shape[0]}`,
+    );
   }
-  for (const [name, values] of [["t", t], ["y", y]] as const) {
-    if (values?.length !== B) {
-      throw new Error(
-        `embed: ${name} has ${describeValue(values?.length)} values; expected one per sample, B = ${B}`,
-      );
-    }
-  }
-  const [mlp0, mlp2] = dit.tEmbedder.mlp;
-  const patchTokens = dense(dit.xEmbedder, patchify(x, p)); // x_embedder(x): [B, T, D]
-  const tokens = add(patchTokens, dit.posEmbed); // + pos_embed: [B, T, D]
-  const tEmbedding = dense(mlp2, silu(dense(mlp0, timestepEmbedding(t, frequencyEmbeddingSize)))); // [B, D]
   const yEmbedding = labelEmbedding(dit.yEmbedder.embeddingTable, y, numClasses); // [B, D]
   const c = add(tEmbedding, yEmbedding); // [B, D]
   const conditioningTokens = concatTokens([tEmbedding, yEmbedding]); // [B, 2, D]
@@ -338,6 +373,33 @@ export function embed(dit: DiTParameters, x: Tensor, t: ArrayLike<number>, y: Ar
     c,
     conditioningTokens,
   };
+}
+
+/**
+ * The image tokens and the timestep's embedding, as every DiT makes them (`fn`, the caller, is named in
+ * errors): `x_embedder(x)` (patchify, then one linear map a patch), `+ pos_embed`, and `t_embedder(t)`.
+ */
+export function embedPatchesAndTimestep(
+  dit: BackboneParameters,
+  architecture: BackboneArchitecture,
+  x: Tensor,
+  t: ArrayLike<number>,
+  fn: string,
+): { patchTokens: Tensor; tokens: Tensor; tEmbedding: Tensor } {
+  const { inputSize, patchSize: p, inChannels: C, frequencyEmbeddingSize } = architecture;
+  const layout = `[B, C, H, W] = [B, ${C}, ${inputSize}, ${inputSize}]`;
+  const [B, xC, H, W] = dims(x, 4, `${fn}: x`, layout);
+  if (xC !== C || H !== inputSize || W !== inputSize) {
+    throw new Error(`${fn}: x: expected shape ${layout}, got [${x.shape}]`);
+  }
+  if (t?.length !== B) {
+    throw new Error(`${fn}: t has ${describeValue(t?.length)} values; expected one per sample, B = ${B}`);
+  }
+  const [mlp0, mlp2] = dit.tEmbedder.mlp;
+  const patchTokens = dense(dit.xEmbedder, patchify(x, p)); // x_embedder(x): [B, T, D]
+  const tokens = add(patchTokens, dit.posEmbed); // + pos_embed: [B, T, D]
+  const tEmbedding = dense(mlp2, silu(dense(mlp0, timestepEmbedding(t, frequencyEmbeddingSize)))); // [B, D]
+  return { patchTokens, tokens, tEmbedding };
 }
 
 /**
@@ -360,7 +422,11 @@ export interface DiTBlockIntermediates {
   gateMlp?: Tensor;
   /** The self-attention probabilities, `[B, heads, T, T]`: row i is where token i looks. */
   attention: Tensor;
-  /** The cross-attention probabilities, `[B, heads, T, 2]`: how much each token takes from t and from y. */
+  /**
+   * The cross-attention probabilities: `[B, heads, T, 2]` in the cross-attention design (how much each token
+   * takes from t and from y); `[B, heads, T, L]` in a text DiT's block (how much each patch takes from each
+   * word; 0 for the `[pad]` after the prompt).
+   */
   crossAttention?: Tensor;
   /** The tokens after the block, `[B, T, D]`. */
   output: Tensor;
@@ -385,6 +451,16 @@ export interface DiTBlockIntermediates {
  * x = x + MLP(norm2(x))                                        [B, T, D]
  * ```
  *
+ * A text DiT's block (PixArt-α's) is an adaLN block that also reads the prompt's words: between the two
+ * branches, a cross-attention layer whose keys and values are the words (`words`, the `[pad]` after the prompt
+ * masked out); it is neither modulated nor gated, and its output projection starts at zero instead:
+ *
+ * ```
+ * x = x + gate_msa · Attention(modulate(norm1(x), shift_msa, scale_msa))      [B, T, D]
+ * x = x + CrossAttention(norm_cross(x), words, mask)                          [B, T, D]
+ * x = x + gate_mlp · MLP(modulate(norm2(x), shift_mlp, scale_mlp))            [B, T, D]
+ * ```
+ *
  * @param design how t and y enter the block ({@link BlockDesign}).
  * @param block the block's parameters (one of {@link DiTParameters}' `blocks`), as the design has them.
  * @param x tokens, `[B, T, D]` (in-context: the image tokens followed by the two conditioning tokens).
@@ -392,8 +468,11 @@ export interface DiTBlockIntermediates {
  *   `conditioningTokens`) in the cross-attention design; not read in the in-context design, whose t and y ride
  *   in x.
  * @param numHeads attention heads; must divide D.
- * @throws if the design is not one of {@link BLOCK_DESIGNS}, the block lacks a layer the design needs, or x,
- *   c or a weight does not fit the others (naming it).
+ * @param words a text DiT's block only (an adaLN design whose block has `crossAttn`): the prompt's words as the
+ *   blocks read them, `tokens` `[B, L, D]`, and `mask` `[B, L]` (1: a word, 0: `[pad]`).
+ * @throws if the design is not one of {@link BLOCK_DESIGNS}, the block lacks a layer the design needs, a text
+ *   block gets no words or another block gets words, or x, c, the words or a weight does not fit the others
+ *   (naming it).
  *
  * @example With its modulation zeroed, as at the start of training, an adaLN-Zero block is the identity
  * ```ts
@@ -428,6 +507,24 @@ export interface DiTBlockIntermediates {
  * assert.deepEqual(inside.crossAttention?.shape, [1, 2, 5, 2]); // [B, heads, T, 2]
  * assert.equal(inside.gateMsa, undefined); // no modulation in this design
  * ```
+ *
+ * @example A text DiT's block: the patches read three words, the last one [pad]
+ * ```ts
+ * import { type DiTBlockParameters, ditBlock, SeededRandom, Tensor } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const D = 8, random = new SeededRandom(2);
+ * const dense = (out: number, inp: number) => ({ weight: random.randn([out, inp]), bias: random.randn([out]) });
+ * const block: DiTBlockParameters = {
+ *   adaLNModulation: dense(6 * D, D),
+ *   attn: { qkv: dense(3 * D, D), proj: dense(D, D) },
+ *   crossAttn: { q: dense(D, D), kv: dense(2 * D, D), proj: dense(D, D) },
+ *   mlp: { fc1: dense(4 * D, D), fc2: dense(D, 4 * D) },
+ * };
+ * const words = { tokens: random.randn([1, 3, D]), mask: Tensor.from([1, 1, 0], [1, 3]) };
+ * const inside = ditBlock("adaLN-Zero", block, random.randn([1, 5, D]), random.randn([1, D]), 2, words);
+ * assert.deepEqual(inside.crossAttention?.shape, [1, 2, 5, 3]); // [B, heads, T, L]
+ * assert.equal(inside.crossAttention?.at(0, 1, 4, 2), 0); // nobody listens to [pad]
+ * ```
  */
 export function ditBlock(
   design: BlockDesign,
@@ -435,9 +532,15 @@ export function ditBlock(
   x: Tensor,
   c: Tensor,
   numHeads: number,
+  words?: Words,
 ): DiTBlockIntermediates {
   checkDesign(design, "ditBlock: design");
   const [B, , D] = dims(x, 3, "ditBlock: x", "[B, T, D]");
+  if (words !== undefined && !(design === "adaLN-Zero" || design === "adaLN")) {
+    throw new Error(
+      `ditBlock: words were given to a "${design}" block; only a text DiT's blocks (adaLN designs with crossAttn) read words`,
+    );
+  }
   if (design === "adaLN-Zero" || design === "adaLN") {
     checkConditioning(c, "ditBlock", B, D);
     const names = MODULATIONS[design];
@@ -453,13 +556,21 @@ export function ditBlock(
     if (design === "adaLN") {
       const [shiftMsa, scaleMsa, shiftMlp, scaleMlp] = vectors;
       const attn = selfAttention(block.attn, modulate(layerNorm(x), shiftMsa, scaleMsa), numHeads);
-      const h = add(x, attn.output); // [B, T, D]
-      const output = add(h, mlp(block.mlp, modulate(layerNorm(h), shiftMlp, scaleMlp))); // [B, T, D]
-      return { shiftMsa, scaleMsa, shiftMlp, scaleMlp, attention: attn.probabilities, output };
+      const read = readWords(block, add(x, attn.output), words, numHeads); // [B, T, D]
+      const output = add(read.h, mlp(block.mlp, modulate(layerNorm(read.h), shiftMlp, scaleMlp))); // [B, T, D]
+      return {
+        shiftMsa,
+        scaleMsa,
+        shiftMlp,
+        scaleMlp,
+        attention: attn.probabilities,
+        ...(read.cross && { crossAttention: read.cross }),
+        output,
+      };
     }
     const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = vectors;
     const attn = selfAttention(block.attn, modulate(layerNorm(x), shiftMsa, scaleMsa), numHeads);
-    const h = gatedResidual(x, gateMsa, attn.output); // [B, T, D]
+    const { h, cross } = readWords(block, gatedResidual(x, gateMsa, attn.output), words, numHeads); // [B, T, D]
     const output = gatedResidual(h, gateMlp, mlp(block.mlp, modulate(layerNorm(h), shiftMlp, scaleMlp))); // [B, T, D]
     return {
       shiftMsa,
@@ -469,6 +580,7 @@ export function ditBlock(
       scaleMlp,
       gateMlp,
       attention: attn.probabilities,
+      ...(cross && { crossAttention: cross }),
       output,
     };
   }
@@ -620,6 +732,54 @@ export function ditForward(
   };
 }
 
+/**
+ * A text DiT's words as its blocks read them: `tokens` `[B, L, D]` (the text encoder's output through
+ * `y_embedder`) and `mask` `[B, L]`, 1 for a word and 0 for the `[pad]` after the prompt.
+ */
+export interface Words {
+  /** One token of D features per word position, `[B, L, D]`. */
+  tokens: Tensor;
+  /** 1 where a position holds a word, 0 where it holds `[pad]`, `[B, L]`. */
+  mask: Tensor;
+}
+
+/**
+ * An adaptive block's cross-attention branch, `h + CrossAttention(norm_cross(h), words, mask)`, where the block
+ * has one (a text DiT's); h itself where it has none. Throws if the block and the words do not go together.
+ */
+function readWords(
+  block: DiTBlockParameters,
+  h: Tensor,
+  words: Words | undefined,
+  numHeads: number,
+): { h: Tensor; cross?: Tensor } {
+  if (!block.crossAttn) {
+    if (words !== undefined) {
+      throw new Error("ditBlock: words were given, but the block has no crossAttn to read them with");
+    }
+    return { h };
+  }
+  if (words === undefined) {
+    throw new Error(
+      "ditBlock: the block has crossAttn, so it reads words (a text DiT's block); expected words { tokens, mask }",
+    );
+  }
+  const { q, kv, proj } = block.crossAttn;
+  const cross = crossAttention(
+    layerNorm(h),
+    words.tokens,
+    q.weight,
+    q.bias,
+    kv.weight,
+    kv.bias,
+    proj.weight,
+    proj.bias,
+    numHeads,
+    words.mask,
+  );
+  return { h: add(h, cross.output), cross: cross.probabilities }; // [B, T, D], [B, heads, T, L]
+}
+
 /** An `nn.Linear` applied to x: `x·Wᵀ + b`. */
 function dense(layer: LinearParameters, x: Tensor): Tensor {
   return linear(x, layer.weight, layer.bias);
@@ -681,7 +841,7 @@ function patchEmbeddingWeight(convWeight: Tensor): Tensor {
 }
 
 /** Throws unless the model's stored `pos_embed` `[1, T, D]` is our table to float32 precision. */
-function checkPosEmbed(ours: Tensor, stored: Tensor): void {
+function checkPosEmbed(ours: Tensor, stored: Tensor, fn: string): void {
   let worst = 0, at = 0;
   for (let i = 0; i < ours.size && !Number.isNaN(worst); i++) {
     const diff = Math.abs(ours.data[i] - stored.data[i]);
@@ -690,7 +850,7 @@ function checkPosEmbed(ours: Tensor, stored: Tensor): void {
   if (!(worst <= POS_EMBED_TOLERANCE)) {
     const [, D] = ours.shape;
     throw new Error(
-      `ditParameters: the stored pos_embed differs from sincosPosEmbed2d by ${worst} at token ${
+      `${fn}: the stored pos_embed differs from sincosPosEmbed2d by ${worst} at token ${
         Math.floor(at / D)
       }, feature ${at % D}; expected them equal to float32 precision (${POS_EMBED_TOLERANCE})`,
     );

@@ -5,12 +5,22 @@
  * card.json ─► sessions (ONNX Runtime) ─► sampleLoop(ε̂ = DiT, CFG, diffusion step) ─► latents ─► VAE decoder ─► images
  * ```
  *
- * Everything model-specific (sizes, classes, the null class, the latent scale factor) comes from the card.
+ * Everything model-specific (sizes, classes, the null class, the latent scale factor) comes from the card. A
+ * text-conditioned model (a card with `architecture.textEncoder`) samples from prompts instead of classes: its
+ * vocabulary tokenizes them, and the unconditional half of guidance reads the null caption.
  *
  * @module
  */
 import { createDiffusion } from "./diffusion.ts";
-import { checkSession, type ModelCard, type ModelFile, readCard } from "./model/card.ts";
+import {
+  checkSession,
+  isTextCard,
+  type ModelCard,
+  type ModelFile,
+  readAnyCard,
+  readVocabulary,
+  type TextCard,
+} from "./model/card.ts";
 import { MODELS_DIR, oneLine, verifyModelFile, verifyOnnxFile } from "./model/folder.ts";
 import { fromOrtTensor, openSession, ort, type OrtSession, toOrtTensor } from "./model/onnx.ts";
 import { SeededRandom } from "./random.ts";
@@ -26,6 +36,8 @@ import {
 } from "./sampler.ts";
 import { describeValue } from "./checks.ts";
 import { concatBatch, sliceBatch, Tensor } from "./tensor.ts";
+import { captionsAsLabels } from "./text_dit.ts";
+import { nullCaption, tokenize, type TokenizedPrompt, type Vocabulary } from "./tokenizer.ts";
 
 export { MODELS_DIR };
 
@@ -68,10 +80,19 @@ export const MAX_BATCH_SIZE = 256;
 /** Images per network batch when {@link SampleOptions} names none. */
 const DEFAULT_BATCH_SIZE = 32;
 
-/** Options of {@link DiTPipeline.sample}. */
+/** Options of {@link DiTPipeline.sample}: `classes` for a class-conditioned model, `prompts` for a text one. */
 export interface SampleOptions {
-  /** One class per image, by name or id (`"Food & Drink"`, `3`); 1 to {@link MAX_SAMPLES} entries. */
-  classes: readonly (string | number)[];
+  /**
+   * A class-conditioned model's: one class per image, by name or id (`"Food & Drink"`, `3`); 1 to
+   * {@link MAX_SAMPLES} entries.
+   */
+  classes?: readonly (string | number)[];
+  /**
+   * A text-conditioned model's: one prompt per image (`"hot pepper"`), 1 to {@link MAX_SAMPLES} entries, each of
+   * 1 to the vocabulary's `maxLength` words. A word the vocabulary lacks is read as `[unk]` and listed in the
+   * result's `prompts[i].unknown`.
+   */
+  prompts?: readonly string[];
   /** Classifier-free guidance scale from 0 to {@link MAX_GUIDANCE_SCALE} (default 4); 1 turns guidance off. */
   guidanceScale?: number;
   /**
@@ -107,8 +128,10 @@ export interface SampleOptions {
 
 /** What {@link DiTPipeline.sampleLatents} returns. */
 export interface LatentsResult {
-  /** The class id of each sample. */
-  labels: number[];
+  /** The class id of each sample (a class-conditioned model's). */
+  labels?: number[];
+  /** Each sample's prompt as the model read it (a text model's): ids, words, and the `unknown` ones. */
+  prompts?: TokenizedPrompt[];
   /** x_0 as the DiT produces it, `[n, 4, h, w]` (VAE latents × the card's scale factor). */
   latents: Tensor;
 }
@@ -160,7 +183,8 @@ export async function loadDiT(
     throw new Error(`loadDiT: precision is "${precision}"; expected "fp32" or "int8"`);
   }
   const dir = modelFolder(model);
-  const card = readCard(dir);
+  const card = readAnyCard(dir);
+  const vocabulary = isTextCard(card) ? readVocabulary(dir, card) : undefined;
   const file = DIT_FILE[precision];
   if (!card.files[file]) {
     throw new Error(
@@ -170,7 +194,7 @@ export async function loadDiT(
   // the weights both DiT graphs share, named first: a missing one is the likeliest fault of a copied folder
   if (card.files.ditWeights) verifyModelFile(dir, card, card.files.ditWeights, "the DiT's weights");
   const dit = await openChecked(dir, card, file);
-  return new DiTPipeline(dir, card, dit, precision);
+  return new DiTPipeline(dir, card, dit, precision, vocabulary);
 }
 
 /**
@@ -207,7 +231,7 @@ function modelFolder(model: string): string {
  * Opens one ONNX file of the card, after checking it (and the weights file it names) against the card's
  * hashes inside the model folder, then its inputs and outputs against the card's `onnx` section.
  */
-async function openChecked(dir: string, card: ModelCard, file: ModelFile): Promise<OrtSession> {
+async function openChecked(dir: string, card: ModelCard | TextCard, file: ModelFile): Promise<OrtSession> {
   const name = card.files[file];
   if (!name) {
     throw new Error(`${dir}/card.json: files.${file} is missing; expected the ${file} ONNX file name`);
@@ -229,7 +253,7 @@ async function openChecked(dir: string, card: ModelCard, file: ModelFile): Promi
  * assert.deepEqual(defaultSampling({ ...card, sampling: undefined }), { sampler: "ddim", steps: 50 });
  * ```
  */
-export function defaultSampling(card: ModelCard): { sampler: SamplerName; steps: number } {
+export function defaultSampling(card: ModelCard | TextCard): { sampler: SamplerName; steps: number } {
   const { sampler = "ddim", steps = 50 } = card.sampling ?? {};
   return { sampler, steps };
 }
@@ -241,20 +265,59 @@ export function defaultSampling(card: ModelCard): { sampler: SamplerName; steps:
 export class DiTPipeline implements DiTModel, AsyncDisposable {
   /** The folder the model came from. */
   readonly dir: string;
-  /** Everything known about the model. */
-  readonly card: ModelCard;
+  /** Everything known about the model: a class-conditioned model's card, or a text model's (`isTextCard`). */
+  readonly card: ModelCard | TextCard;
   /** Which DiT graph runs: `"fp32"` or `"int8"`. */
   readonly precision: Precision;
+  /** A text model's vocabulary (its folder's `files.vocabulary`); undefined for a class-conditioned model. */
+  readonly vocabulary?: Vocabulary;
   readonly #dit: OrtSession;
   #decoder?: Promise<OrtSession>;
   #encoder?: Promise<OrtSession>;
 
   /** Use {@link loadDiT}. */
-  constructor(dir: string, card: ModelCard, dit: OrtSession, precision: Precision = DEFAULT_PRECISION) {
+  constructor(
+    dir: string,
+    card: ModelCard | TextCard,
+    dit: OrtSession,
+    precision: Precision = DEFAULT_PRECISION,
+    vocabulary?: Vocabulary,
+  ) {
+    if (isTextCard(card) !== (vocabulary !== undefined)) {
+      throw new Error(`DiTPipeline: a text model needs its vocabulary, and only a text model has one`);
+    }
     this.dir = dir;
     this.card = card;
     this.#dit = dit;
     this.precision = precision;
+    this.vocabulary = vocabulary;
+  }
+
+  /**
+   * A prompt as this text model reads it: its word ids (`[pad]` after the words), its words, and the words the
+   * vocabulary lacks (`unknown`, read as `[unk]`).
+   *
+   * @throws if the model is class-conditioned, or the prompt has no words or more than the vocabulary's
+   *   `maxLength`.
+   *
+   * @example
+   * ```ts
+   * import { loadDiT } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * await using dit = await loadDiT(new URL("../tests/fixtures/text-dit", import.meta.url).pathname);
+   * const { words, unknown } = dit.tokenize("Hot pepper, zebra!");
+   * assert.deepEqual([words, unknown], [["hot", "pepper", "zebra"], ["zebra"]]);
+   * ```
+   */
+  tokenize(prompt: string): TokenizedPrompt {
+    if (!this.vocabulary) {
+      throw new Error(
+        `${
+          printable(this.card.name)
+        } is class-conditioned: it takes classes, not prompts (a text model has a vocabulary)`,
+      );
+    }
+    return tokenize(this.vocabulary, prompt);
   }
 
   /**
@@ -288,6 +351,9 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
    * ```
    */
   classId(nameOrId: string | number): number {
+    if (isTextCard(this.card)) {
+      throw new Error(`${printable(this.card.name)} is text-conditioned: it takes prompts, not classes`);
+    }
     const classes = this.card.classes;
     const byName = classes.find((c) => c.name === String(nameOrId));
     if (byName) return byName.id;
@@ -302,22 +368,51 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
 
   /**
    * One DiT forward pass through ONNX Runtime: x_t `[B, 4, h, w]`, timesteps and labels → `[B, 8, h, w]`
-   * (ε̂ then the variance interpolation v).
+   * (ε̂ then the variance interpolation v). A text model takes one row of word ids per sample instead of a label
+   * (`tokenize(prompt).ids`, or the null caption's).
    *
    * @example
    * ```ts
-   * import { loadDiT, SeededRandom } from "@dit/toolkit";
+   * import { loadDiT, requireClassCard, SeededRandom } from "@dit/toolkit";
    * import assert from "node:assert/strict";
    * const dit = await loadDiT("digits");
-   * const out = await dit.forward(new SeededRandom(0).randn([2, 4, 8, 8]), [999, 999], [3, dit.card.nullClassId]);
+   * const { nullClassId } = requireClassCard(dit.card); // (a text model's card has no classes)
+   * const out = await dit.forward(new SeededRandom(0).randn([2, 4, 8, 8]), [999, 999], [3, nullClassId]);
    * assert.deepEqual(out.shape, [2, 8, 8, 8]);
    * await dit.close();
    * ```
+   *
+   * @example A text model: a row of word ids per sample, here a prompt and the null caption
+   * ```ts
+   * import { loadDiT, nullCaption, SeededRandom } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * await using dit = await loadDiT(new URL("../tests/fixtures/text-dit", import.meta.url).pathname);
+   * const { channels, height, width } = dit.card.latent;
+   * const ids = [dit.tokenize("hot pepper").ids, nullCaption(dit.vocabulary!).ids];
+   * const out = await dit.forward(new SeededRandom(0).randn([2, channels, height, width]), [999, 999], ids);
+   * assert.deepEqual(out.shape, [2, 2 * channels, height, width]);
+   * ```
    */
-  async forward(x: Tensor, t: readonly number[], y: readonly number[]): Promise<Tensor> {
-    const int64 = (v: readonly number[]) =>
-      new ort.Tensor("int64", BigInt64Array.from(v, BigInt), [v.length]);
-    const result = await this.#dit.run({ x: toOrtTensor(x), t: int64(t), y: int64(y) });
+  async forward(
+    x: Tensor,
+    t: readonly number[],
+    y: readonly number[] | readonly (readonly number[])[],
+  ): Promise<Tensor> {
+    const int64 = (v: readonly number[], shape = [v.length]) =>
+      new ort.Tensor("int64", BigInt64Array.from(v, BigInt), shape);
+    const text = isTextCard(this.card);
+    if (text !== y.every((row) => Array.isArray(row))) {
+      throw new Error(
+        `forward: y ${text ? "holds labels" : "holds rows"}; ${printable(this.card.name)} takes ${
+          text ? "one row of word ids per sample (a text model)" : "one label per sample"
+        }`,
+      );
+    }
+    const rows = y as readonly (readonly number[])[];
+    const ids = text
+      ? int64(rows.flat(), [rows.length, rows[0]?.length ?? 0])
+      : int64(y as readonly number[]);
+    const result = await this.#dit.run({ x: toOrtTensor(x), t: int64(t), y: ids });
     return fromOrtTensor(result.out);
   }
 
@@ -383,7 +478,8 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
   }
 
   /**
-   * Samples one image per entry of `classes`: {@link DiTPipeline.sampleLatents}, then the VAE decoder.
+   * Samples one image per entry of `classes` (or of `prompts`, for a text model): {@link DiTPipeline.sampleLatents},
+   * then the VAE decoder.
    *
    * @throws naming the bad option (unknown class, steps outside 1…1000, …), or the signal's reason when aborted.
    *
@@ -405,17 +501,28 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
    * assert.equal(predictions.length, 5);
    * await dit.close();
    * ```
+   *
+   * @example A text model draws prompts; the words it never saw come back in `unknown`
+   * ```ts
+   * import { loadDiT } from "@dit/toolkit";
+   * import assert from "node:assert/strict";
+   * await using dit = await loadDiT(new URL("../tests/fixtures/text-dit", import.meta.url).pathname);
+   * const { images, prompts } = await dit.sample({ prompts: ["hot pepper", "zebra"], guidanceScale: 4, steps: 5 });
+   * assert.equal(images.shape[0], 2);
+   * assert.deepEqual(prompts?.map((p) => p.unknown), [[], ["zebra"]]);
+   * ```
    */
   async sample(options: SampleOptions): Promise<SampleResult> {
-    const { labels, latents } = await this.sampleLatents(options);
+    const result = await this.sampleLatents(options);
     const { batchSize = DEFAULT_BATCH_SIZE, signal } = options;
+    const n = result.latents.shape[0];
     const images: Tensor[] = [];
-    for (let start = 0; start < labels.length; start += batchSize) {
-      images.push(await this.decode(sliceBatch(latents, start, Math.min(start + batchSize, labels.length))));
+    for (let start = 0; start < n; start += batchSize) {
+      images.push(await this.decode(sliceBatch(result.latents, start, Math.min(start + batchSize, n))));
       // decoding is one more synchronous ONNX Runtime run: give an abort its turn before the next batch
       if (signal) await checkpoint(signal);
     }
-    return { labels, latents, images: concatBatch(images) };
+    return { ...result, images: concatBatch(images) };
   }
 
   /**
@@ -448,12 +555,7 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
     const fail = (message: string): never => {
       throw new Error(`sample: ${message}`);
     };
-    if (!Array.isArray(options.classes)) fail("classes is not an array; expected class names or ids");
-    if (options.classes.length === 0) fail("classes is empty; expected at least one class");
-    if (options.classes.length > MAX_SAMPLES) {
-      fail(`classes has ${options.classes.length} entries; expected at most ${MAX_SAMPLES} (one image each)`);
-    }
-    const labels = options.classes.map((c) => this.classId(c));
+    const conditions = this.vocabulary ? this.checkPrompts(options, fail) : this.checkClasses(options, fail);
     const numTimesteps = this.card.diffusion.numTimesteps;
     if (!Number.isInteger(steps) || steps < 1 || steps > numTimesteps) {
       fail(`steps is ${steps}; expected an integer from 1 to ${numTimesteps}`);
@@ -514,14 +616,22 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
     });
     const random = new SeededRandom(seed);
     const { channels, height, width } = this.card.latent;
-    const batches = Math.ceil(labels.length / batchSize);
+    const n = "labels" in conditions ? conditions.labels.length : conditions.prompts.length;
+    const batches = Math.ceil(n / batchSize);
     const latents: Tensor[] = [];
     for (let batch = 0; batch < batches; batch++) {
+      const [from, to] = [batch * batchSize, (batch + 1) * batchSize];
+      // a text model through the sampler: label i stands for the batch's prompt i, the last for the null caption
+      const conditioning = "labels" in conditions
+        ? { model: this, labels: conditions.labels.slice(from, to), nullClass: conditions.nullClass }
+        : captionsAsLabels(
+          this,
+          conditions.prompts.slice(from, to).map((p) => p.ids),
+          conditions.nullCaption,
+        );
       const x0 = await sampleLoop({
-        model: this,
+        ...conditioning,
         diffusion,
-        labels: labels.slice(batch * batchSize, (batch + 1) * batchSize),
-        nullClass: this.card.nullClassId,
         latentShape: [channels, height, width],
         random,
         guidanceScale,
@@ -533,7 +643,61 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
       });
       latents.push(x0);
     }
-    return { labels, latents: concatBatch(latents) };
+    return {
+      ...("labels" in conditions ? { labels: conditions.labels } : { prompts: conditions.prompts }),
+      latents: concatBatch(latents),
+    };
+  }
+
+  /** `options.classes` as class ids, for a class-conditioned model (`prompts` refused, naming the model). */
+  private checkClasses(
+    options: SampleOptions,
+    fail: (message: string) => never,
+  ): { labels: number[]; nullClass: number } {
+    const card = this.card as ModelCard;
+    if (options.prompts !== undefined) {
+      fail(
+        `prompts are for a text-conditioned model; ${
+          printable(card.name)
+        } is class-conditioned: give classes`,
+      );
+    }
+    if (!Array.isArray(options.classes)) fail("classes is not an array; expected class names or ids");
+    const classes = options.classes!;
+    if (classes.length === 0) fail("classes is empty; expected at least one class");
+    if (classes.length > MAX_SAMPLES) {
+      fail(`classes has ${classes.length} entries; expected at most ${MAX_SAMPLES} (one image each)`);
+    }
+    return { labels: classes.map((c) => this.classId(c)), nullClass: card.nullClassId };
+  }
+
+  /** `options.prompts` tokenized, for a text model (`classes` refused, naming the model), and the null caption. */
+  private checkPrompts(
+    options: SampleOptions,
+    fail: (message: string) => never,
+  ): { prompts: TokenizedPrompt[]; nullCaption: number[] } {
+    const vocabulary = this.vocabulary!;
+    if (options.classes !== undefined) {
+      fail(
+        `classes are for a class-conditioned model; ${
+          printable(this.card.name)
+        } is text-conditioned: give prompts`,
+      );
+    }
+    const prompts = options.prompts;
+    if (!Array.isArray(prompts)) fail("prompts is not an array; expected one prompt (a string) per image");
+    if (prompts!.length === 0) fail("prompts is empty; expected at least one prompt");
+    if (prompts!.length > MAX_SAMPLES) {
+      fail(`prompts has ${prompts!.length} entries; expected at most ${MAX_SAMPLES} (one image each)`);
+    }
+    const tokenized = prompts!.map((prompt, i) => {
+      try {
+        return tokenize(vocabulary, prompt);
+      } catch (error) {
+        return fail((error as Error).message.replace(/^tokenize: the prompt/, `prompts[${i}]`));
+      }
+    });
+    return { prompts: tokenized, nullCaption: nullCaption(vocabulary).ids };
   }
 
   /** Releases the ONNX Runtime sessions. */

@@ -232,3 +232,65 @@ Deno.test("crossAttention rejects what does not fit, naming the argument", () =>
     /^Error: crossAttention: numHeads is 4; expected a positive divisor of D = 6$/,
   );
 });
+
+Deno.test("a key mask: masked keys get probability 0, and the rest is attention over the kept keys alone", () => {
+  const random = new SeededRandom(11);
+  const D = 6, x = random.randn([2, 3, D]), context = random.randn([2, 4, D]), w = weights(random, D);
+  const q = new Tensor(w.qkvWeight.data.slice(0, D * D), [D, D]),
+    qBias = new Tensor(w.qkvBias.data.slice(0, D), [D]);
+  const kv = new Tensor(w.qkvWeight.data.slice(D * D), [2 * D, D]),
+    kvBias = new Tensor(w.qkvBias.data.slice(D), [2 * D]);
+  const mask = Tensor.from([1, 1, 0, 0, 1, 0, 1, 1], [2, 4]); // sample 0 keeps keys 0, 1; sample 1 keeps 0, 2, 3
+  const masked = crossAttention(x, context, q, qBias, kv, kvBias, w.projWeight, w.projBias, 2, mask);
+  for (const [b, kept] of [[0, [0, 1]], [1, [0, 2, 3]]] as const) {
+    // the same sample with only its kept context tokens, and no mask
+    const only = new Float32Array(kept.length * D);
+    kept.forEach((j, i) => only.set(context.data.subarray((b * 4 + j) * D, (b * 4 + j + 1) * D), i * D));
+    const alone = crossAttention(
+      new Tensor(x.data.slice(b * 3 * D, (b + 1) * 3 * D), [1, 3, D]),
+      new Tensor(only, [1, kept.length, D]),
+      q,
+      qBias,
+      kv,
+      kvBias,
+      w.projWeight,
+      w.projBias,
+      2,
+    );
+    assertAllClose(masked.output.data.subarray(b * 3 * D, (b + 1) * 3 * D), alone.output.data, {
+      rtol: 1e-6,
+      atol: 1e-6,
+    });
+    for (let row = 0; row < 2 * 3; row++) {
+      const p = masked.probabilities.data.subarray((b * 6 + row) * 4, (b * 6 + row + 1) * 4);
+      for (let j = 0; j < 4; j++) if (!(kept as readonly number[]).includes(j)) assert.equal(p[j], 0);
+      assertAllClose(
+        (kept as readonly number[]).map((j) => p[j]),
+        alone.probabilities.data.subarray(row * kept.length, (row + 1) * kept.length),
+        { rtol: 1e-6, atol: 1e-7 },
+      );
+    }
+  }
+  // self-attention takes the same mask over its own tokens
+  const selfMasked = attention(context, w.qkvWeight, w.qkvBias, w.projWeight, w.projBias, 3, mask);
+  assert.equal(selfMasked.probabilities.at(0, 1, 3, 2), 0);
+  assert.ok(selfMasked.probabilities.at(0, 1, 3, 1) > 0);
+});
+
+Deno.test("a key mask that does not fit is refused in one line", () => {
+  const random = new SeededRandom(12);
+  const x = random.randn([1, 3, 4]), w = weights(random, 4);
+  const call = (mask: Tensor) => attention(x, w.qkvWeight, w.qkvBias, w.projWeight, w.projBias, 2, mask);
+  assert.throws(
+    () => call(Tensor.from([1, 1], [1, 2])),
+    /^Error: attention: keyMask: expected shape \[B, S\] = \[1, 3\], got \[1,2\]$/,
+  );
+  assert.throws(
+    () => call(Tensor.from([1, 0.5, 0], [1, 3])),
+    /^Error: attention: keyMask\[0, 1\] is 0\.5; expected 1 \(attend\) or 0 \(padding\)$/,
+  );
+  assert.throws(
+    () => call(Tensor.from([0, 0, 0], [1, 3])),
+    /^Error: attention: keyMask row 0 is all 0; expected at least one key to attend to \(a 1\)$/,
+  );
+});

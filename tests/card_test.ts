@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { checkSession, readCard, readDiTCard } from "../lib/model/card.ts";
+import {
+  checkSession,
+  isTextCard,
+  readAnyCard,
+  readCard,
+  readDiTCard,
+  readTextCard,
+  readVocabulary,
+  requireClassCard,
+} from "../lib/model/card.ts";
 
 const DIGITS = new URL("../models/digits", import.meta.url).pathname;
 
@@ -330,5 +339,109 @@ Deno.test("readCard refuses a design or a U-Net shape it does not know, in one l
     } finally {
       Deno.removeSync(dir, { recursive: true });
     }
+  }
+});
+
+const TEXT = new URL("./fixtures/text-dit", import.meta.url).pathname;
+
+/** A copy of the tiny text model's folder (every file), with its card edited. */
+function withTextCard(edit: (card: Record<string, unknown>) => void): string {
+  const dir = Deno.makeTempDirSync({ prefix: "dit-text-card-" });
+  for (const entry of Deno.readDirSync(TEXT)) {
+    Deno.copyFileSync(`${TEXT}/${entry.name}`, `${dir}/${entry.name}`);
+  }
+  const card = JSON.parse(Deno.readTextFileSync(`${TEXT}/card.json`));
+  edit(card);
+  Deno.writeTextFileSync(`${dir}/card.json`, JSON.stringify(card));
+  return dir;
+}
+
+Deno.test("a text model's card: readTextCard and readAnyCard read it, readCard refuses it, and the other way round", () => {
+  const card = readTextCard(TEXT);
+  assert.ok(isTextCard(card) && isTextCard(readAnyCard(TEXT)) && !isTextCard(readAnyCard(DIGITS)));
+  assert.equal(card.architecture.textEncoder.vocabSize, readVocabulary(TEXT, card).tokens.length);
+  assert.throws(
+    () => readCard(TEXT),
+    /card\.json: architecture\.textEncoder is "a text encoder"; expected none here: this reads class-conditioned models, and this one is text-conditioned \(loadDiT and loadTextGlassBox read it\)$/,
+  );
+  assert.throws(() => readDiTCard(TEXT), /architecture\.textEncoder is "a text encoder"; expected none here/);
+  assert.throws(
+    () => readTextCard(DIGITS),
+    /card\.json: architecture\.textEncoder is undefined; expected a text encoder: a text-conditioned model's card \(this one has classes\)$/,
+  );
+  assert.throws(() => requireClassCard(card), /^Error: text-dit is text-conditioned \(it takes prompts\);/);
+});
+
+Deno.test("a text model's card is held to its schema, in one line naming the field", () => {
+  // deno-lint-ignore no-explicit-any
+  const cases: [(card: any) => void, RegExp][] = [
+    [
+      (c) => (c.architecture.textEncoder.numHeads = 5),
+      /architecture\.textEncoder\.numHeads is 5; expected a divisor of its width 24$/,
+    ],
+    [
+      (c) => (c.architecture.textEncoder.maxLength = 257),
+      /architecture\.textEncoder\.maxLength is 257; expected a positive integer up to 256$/,
+    ],
+    [
+      (c) => (c.architecture.textEncoder.vocabSize = 3),
+      /architecture\.textEncoder\.vocabSize is 3; expected an integer from 4 to 1000000$/,
+    ],
+    [(c) => (c.architecture.textEncoder = 7), /architecture\.textEncoder is 7; expected an object$/],
+    [
+      (c) => (c.architecture.block = "cross-attention"),
+      /architecture\.block is "cross-attention"; expected "adaLN-Zero" or "adaLN"$/,
+    ],
+    [
+      (c) => (c.architecture.pooledText = "yes"),
+      /architecture\.pooledText is "yes"; expected true or false$/,
+    ],
+    [
+      (c) => (c.architecture.captionDropoutProb = 2),
+      /architecture\.captionDropoutProb is 2; expected a number from 0 to 1$/,
+    ],
+    [
+      (c) => (c.architecture.numClasses = 9),
+      /architecture\.numClasses is 9; expected none: a text model has no classes$/,
+    ],
+    [(c) => (c.nullClassId = 9), /nullClassId is 9; expected none: a text model has no classes$/],
+    [
+      (c) => delete c.files.vocabulary,
+      /files\.vocabulary is undefined; expected the tokenizer's vocabulary file \(a text model's\)$/,
+    ],
+    [(c) => (c.architecture.type = "UNet"), /architecture\.type is "UNet"; expected "DiT"$/],
+  ];
+  for (const [edit, message] of cases) {
+    const dir = withTextCard(edit);
+    try {
+      assert.throws(() => readTextCard(dir), message);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test("readVocabulary: the card's hash, and the tokens and length the text encoder reads", () => {
+  const edited = withTextCard(() => {});
+  try {
+    const vocabulary = JSON.parse(Deno.readTextFileSync(`${edited}/vocab.json`));
+    Deno.writeTextFileSync(`${edited}/vocab.json`, JSON.stringify({ ...vocabulary, maxLength: 7 }));
+    assert.throws(
+      () => readVocabulary(edited, readTextCard(edited)),
+      /vocab\.json: sha256 does not match the card \(edited or corrupt\?\)$/,
+    );
+  } finally {
+    Deno.removeSync(edited, { recursive: true });
+  }
+  const longer = withTextCard((
+    c,
+  ) => ((c.architecture as { textEncoder: { maxLength: number } }).textEncoder.maxLength = 7));
+  try {
+    assert.throws(
+      () => readVocabulary(longer, readTextCard(longer)),
+      /vocab\.json: 20 tokens of at most 6 words; the card's text encoder reads 20 and 7 \(architecture\.textEncoder\)$/,
+    );
+  } finally {
+    Deno.removeSync(longer, { recursive: true });
   }
 });

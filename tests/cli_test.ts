@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 
 const CLI = new URL("../cli/sample.ts", import.meta.url).pathname;
 const DIGITS_DIR = new URL("../models/digits", import.meta.url).pathname;
+const TEXT_DIR = new URL("./fixtures/text-dit", import.meta.url).pathname;
 
 async function sample(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -156,6 +157,77 @@ Deno.test("every bad input exits non-zero with one line naming what was wrong an
       const run = await sample([...args, ...(args.includes("--out") ? [] : ["--out", `${dir}/never`])]);
       assert.equal(run.code, code, `${args.join(" ")}: ${run.stderr}`);
       assert.match(errorLine(run.stderr), new RegExp(`^sample: ${message.source}`), args.join(" "));
+    }
+    assert.throws(() => Deno.statSync(`${dir}/never/grid.png`), "nothing written");
+  });
+});
+
+Deno.test("--prompt: a text model's images, a warning line naming unknown words, one-line errors for what does not fit", async () => {
+  await withTempDir(async (dir) => {
+    const run = await sample([
+      "--model",
+      TEXT_DIR,
+      "--prompt",
+      "hot pepper",
+      "--prompt",
+      "penguin zebra xyzzy",
+      "--n",
+      "3",
+      "--steps",
+      "2",
+      "--out",
+      `${dir}/ok`,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split("\n"), [
+      `${dir}/ok/grid.png`,
+      ...[0, 1, 2].map((i) => `${dir}/ok/sample-00${i}.png`),
+    ]);
+    const warnings = run.stderr.split("\n").filter((line) => line.includes("warning"));
+    assert.deepEqual(warnings, [
+      'sample: warning: --prompt "penguin zebra xyzzy": text-dit never saw "zebra", "xyzzy"; read as [unk]',
+    ]);
+    assert.match(
+      run.stderr,
+      /sample: 3 image\(s\) of text-dit \(int8\) .* · "hot pepper", "penguin zebra xyzzy"\n/,
+    );
+    const cases: [string[], number, RegExp][] = [
+      [
+        ["--model", TEXT_DIR, "--prompt", ""],
+        2,
+        /--prompt "" has no words; expected what to draw, e.g\. --prompt "hot pepper"$/,
+      ],
+      [["--model", TEXT_DIR, "--prompt", " ?! "], 2, /--prompt " \?! " has no words;/],
+      [
+        ["--model", TEXT_DIR, "--prompt", "red heart blue heart red heart red"],
+        2,
+        /--prompt "red heart blue heart red heart red" has 7 words; expected 1 to 6 words \(letters, digits or symbols between spaces and punctuation\)$/,
+      ],
+      [
+        ["--model", TEXT_DIR, "--class", "1"],
+        2,
+        /--class is for a class-conditioned model; text-dit is text-conditioned: give --prompt TEXT, e\.g\. --prompt "hot pepper"$/,
+      ],
+      [
+        ["--model", TEXT_DIR],
+        2,
+        /text-dit is text-conditioned: give --prompt TEXT \(repeatable\), e\.g\. --prompt "hot pepper"$/,
+      ],
+      [
+        ["--model", "digits", "--prompt", "seven"],
+        2,
+        /--prompt is for a text-conditioned model \(emoji-text\); digits is class-conditioned: give --class C \(one of its 10 classes\), or none for every class$/,
+      ],
+      [
+        ["--model", "digits", "--class", "7", "--prompt", "seven"],
+        2,
+        /--class and --prompt go to different models \(class- or text-conditioned\); give one$/,
+      ],
+    ];
+    for (const [args, code, message] of cases) {
+      const bad = await sample([...args, "--out", `${dir}/never`]);
+      assert.equal(bad.code, code, `${args.join(" ")}: ${bad.stderr}`);
+      assert.match(errorLine(bad.stderr), new RegExp(`^sample: ${message.source}`), args.join(" "));
     }
     assert.throws(() => Deno.statSync(`${dir}/never/grid.png`), "nothing written");
   });

@@ -9,6 +9,8 @@
 import { BLOCK_DESIGNS, type DiTArchitecture } from "../dit.ts";
 import type { ScheduleName } from "../schedule.ts";
 import { type SamplerName, SAMPLERS } from "../sampler.ts";
+import type { TextDiTArchitecture } from "../text_dit.ts";
+import { checkVocabulary, MAX_PROMPT_WORDS, type Vocabulary } from "../tokenizer.ts";
 import {
   isPlainName,
   MAX_CARD_BYTES,
@@ -17,6 +19,7 @@ import {
   oneLine,
   readBounded,
   resolveInside,
+  verifyModelFile,
 } from "./folder.ts";
 
 /** One input or output of an ONNX file as the card records it; `"B"` marks the dynamic batch. */
@@ -100,6 +103,65 @@ export type DiTCardArchitecture = DiTArchitecture & TrainedNetwork & { type: "Di
 export type DiTCard = ModelCard & { architecture: DiTCardArchitecture };
 
 /**
+ * A text DiT card's `architecture` ({@link TextDiTArchitecture}): no classes; the probability with which a
+ * training caption was replaced by the null caption instead of a label's.
+ */
+export type TextDiTCardArchitecture =
+  & TextDiTArchitecture
+  & Omit<TrainedNetwork, "classDropoutProb">
+  & { type: "DiT"; captionDropoutProb: number };
+
+/**
+ * The card of a text-conditioned DiT (recipes/export.py `--text`): a {@link ModelCard} without classes, whose
+ * architecture has a text encoder and whose files include the tokenizer's vocabulary (`files.vocabulary`, a
+ * `{tokens, maxLength}` JSON file, read by {@link readVocabulary}).
+ */
+export type TextCard = Omit<ModelCard, "architecture" | "classes" | "nullClassId" | "files"> & {
+  /** The network: a DiT with a text encoder. */
+  architecture: TextDiTCardArchitecture;
+  /** File names by role; `vocabulary` is the tokenizer's. */
+  files: { dit: string; vocabulary: string } & Partial<Record<ModelFile, string>> & Record<string, string>;
+  /** What the model reads and how (the tokenizer, the null caption), in words. */
+  text?: Record<string, unknown>;
+};
+
+/**
+ * Whether a card is a text-conditioned model's.
+ *
+ * @example
+ * ```ts
+ * import { isTextCard, readAnyCard } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * assert.equal(isTextCard(readAnyCard(new URL("../../models/digits", import.meta.url).pathname)), false);
+ * assert.equal(isTextCard(readAnyCard(new URL("../../tests/fixtures/text-dit", import.meta.url).pathname)), true);
+ * ```
+ */
+export function isTextCard(card: ModelCard | TextCard): card is TextCard {
+  return (card.architecture as Partial<TextDiTCardArchitecture>).textEncoder !== undefined;
+}
+
+/**
+ * `card` as a class-conditioned model's, for the tools that sample classes; a text model's is refused in one
+ * line naming it.
+ *
+ * @example
+ * ```ts
+ * import { loadDiT, requireClassCard } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * await using dit = await loadDiT("digits");
+ * assert.equal(requireClassCard(dit.card).classes.length, 10);
+ * ```
+ */
+export function requireClassCard(card: ModelCard | TextCard): ModelCard {
+  if (isTextCard(card)) {
+    throw new Error(
+      `${oneLine(card.name, 40)} is text-conditioned (it takes prompts); expected a class-conditioned model`,
+    );
+  }
+  return card;
+}
+
+/**
  * A U-Net card's `architecture`: the convolutional backbone DiT replaced (ADM / latent diffusion's kind, made
  * by recipes/models.py's `UNet`), with the same contract as a DiT: x_t, t, y → [ε̂ | v]. The toolkit samples it
  * through ONNX Runtime (`loadDiT`); the glass box runs DiTs only.
@@ -162,6 +224,10 @@ export const CARD_LIMITS = {
   files: 64,
   /** Inputs or outputs of one ONNX file, and dimensions of one of them. */
   onnxValues: 16,
+  /** Tokens of a text model's vocabulary (the emoji captions have about 4,000). */
+  vocabulary: 1_000_000,
+  /** Bytes of a text model's vocabulary file. */
+  vocabularyBytes: 64 * 2 ** 20,
 } as const;
 
 // Characters that would break a one-line message or steer a terminal: C0/C1 controls, line separators.
@@ -188,6 +254,85 @@ const ONNX_FILES: readonly ModelFile[] = ["dit", "ditInt8", "vaeEncoder", "vaeDe
  * ```
  */
 export function readCard(folder: string): ModelCard {
+  return readChecked(folder, "class") as ModelCard;
+}
+
+/**
+ * Reads and checks `<folder>/card.json` as {@link readCard} does, for a text-conditioned model: its architecture
+ * has a text encoder (`architecture.textEncoder`, within {@link CARD_LIMITS}), it has no classes, and its files
+ * include the vocabulary.
+ *
+ * @throws as {@link readCard}; and naming `architecture.textEncoder` if the card is a class-conditioned model's.
+ *
+ * @example
+ * ```ts
+ * import { readTextCard } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const card = readTextCard(new URL("../../tests/fixtures/text-dit", import.meta.url).pathname);
+ * assert.equal(card.files.vocabulary, "vocab.json");
+ * assert.throws(() => readTextCard(new URL("../../models/digits", import.meta.url).pathname), /textEncoder is undefined/);
+ * ```
+ */
+export function readTextCard(folder: string): TextCard {
+  return readChecked(folder, "text") as TextCard;
+}
+
+/**
+ * Reads and checks `<folder>/card.json`, a class-conditioned model's ({@link readCard}) or a text-conditioned
+ * one's ({@link readTextCard}), whichever it is: what `loadDiT` reads. {@link isTextCard} tells them apart.
+ *
+ * @throws as {@link readCard}.
+ *
+ * @example
+ * ```ts
+ * import { isTextCard, readAnyCard } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const card = readAnyCard(new URL("../../tests/fixtures/text-dit", import.meta.url).pathname);
+ * assert.ok(isTextCard(card) && card.architecture.textEncoder.maxLength > 0);
+ * ```
+ */
+export function readAnyCard(folder: string): ModelCard | TextCard {
+  return readChecked(folder, "any");
+}
+
+/**
+ * The vocabulary of a text model's folder (`files.vocabulary`), read only if it is a regular file inside the
+ * folder whose sha256 is the card's, of at most {@link CARD_LIMITS}' `vocabularyBytes`, and checked
+ * (`checkVocabulary`) to be the one the model reads: `vocabSize` tokens and its `maxLength`.
+ *
+ * @throws a one-line `Error` naming the file and what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { readTextCard, readVocabulary, tokenize } from "@dit/toolkit";
+ * import assert from "node:assert/strict";
+ * const dir = new URL("../../tests/fixtures/text-dit", import.meta.url).pathname;
+ * const vocabulary = readVocabulary(dir, readTextCard(dir));
+ * assert.deepEqual(tokenize(vocabulary, "hot pepper").words, ["hot", "pepper"]);
+ * ```
+ */
+export function readVocabulary(folder: string, card: TextCard): Vocabulary {
+  const name = card.files.vocabulary;
+  const path = verifyModelFile(folder, card, name, "the vocabulary");
+  let vocabulary: Vocabulary;
+  try {
+    const bytes = readBounded(path, CARD_LIMITS.vocabularyBytes, "the vocabulary", `${folder}/${name}`);
+    vocabulary = checkVocabulary(JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)));
+  } catch (error) {
+    const message = oneLine((error as Error).message);
+    throw new Error(message.startsWith(folder) ? message : `${folder}/${name}: ${message}`);
+  }
+  const { vocabSize, maxLength } = card.architecture.textEncoder;
+  if (vocabulary.tokens.length !== vocabSize || vocabulary.maxLength !== maxLength) {
+    throw new Error(
+      `${folder}/${name}: ${vocabulary.tokens.length} tokens of at most ${vocabulary.maxLength} words; the card's text encoder reads ${vocabSize} and ${maxLength} (architecture.textEncoder)`,
+    );
+  }
+  return vocabulary;
+}
+
+/** The card of `folder`, checked as a class-conditioned, a text-conditioned or either model's. */
+function readChecked(folder: string, kind: "class" | "text" | "any"): ModelCard | TextCard {
   const path = `${folder}/card.json`;
   const file = resolveInside(folder, "card.json", "the model card", MAX_CARD_BYTES);
   let card: ModelCard;
@@ -202,7 +347,7 @@ export function readCard(folder: string): ModelCard {
       message.startsWith(path) ? message : `${path}: cannot read the model card (${oneLine(message)})`,
     );
   }
-  checkCard(card, path);
+  checkCard(card, path, kind);
   return card;
 }
 
@@ -276,7 +421,7 @@ function checks(path: string) {
 }
 
 /** The schema of a card: every field the toolkit reads, by type, range and form. */
-function checkCard(card: ModelCard, path: string): void {
+function checkCard(card: ModelCard, path: string, kind: "class" | "text" | "any"): void {
   const { fail, object, integer, number, oneOf, plainName, text, array } = checks(path);
   const L = CARD_LIMITS;
   object("the card", card);
@@ -306,7 +451,22 @@ function checkCard(card: ModelCard, path: string): void {
   }
 
   const a = object("architecture", card.architecture) as unknown as ModelCard["architecture"];
-  oneOf("architecture.type", a.type, ["DiT", "UNet"]);
+  const textModel = (a as Partial<TextDiTCardArchitecture>).textEncoder !== undefined;
+  if (kind === "class" && textModel) {
+    fail(
+      "architecture.textEncoder",
+      "none here: this reads class-conditioned models, and this one is text-conditioned (loadDiT and loadTextGlassBox read it)",
+      "a text encoder",
+    );
+  }
+  if (kind === "text" && !textModel) {
+    fail(
+      "architecture.textEncoder",
+      "a text encoder: a text-conditioned model's card (this one has classes)",
+      undefined,
+    );
+  }
+  oneOf("architecture.type", a.type, textModel ? ["DiT"] : ["DiT", "UNet"]);
   const inputSize = integer("architecture.inputSize", a.inputSize, 1, L.latentSize);
   integer("architecture.inChannels", a.inChannels, 1, L.latentChannels);
   if (a.type === "DiT") {
@@ -320,7 +480,9 @@ function checkCard(card: ModelCard, path: string): void {
     const heads = integer("architecture.numHeads", a.numHeads, 1, D);
     if (D % heads !== 0) fail("architecture.numHeads", `a divisor of hiddenSize ${D}`, heads);
     number("architecture.mlpRatio", a.mlpRatio, 1 / D, L.mlpRatio);
-    if (a.block !== undefined) oneOf("architecture.block", a.block, BLOCK_DESIGNS);
+    if (a.block !== undefined) {
+      oneOf("architecture.block", a.block, textModel ? ["adaLN-Zero", "adaLN"] : BLOCK_DESIGNS);
+    }
   } else {
     integer("architecture.modelChannels", a.modelChannels, 1, L.hiddenSize);
     const levels = array("architecture.channelMult", a.channelMult, L.unetLevels);
@@ -339,23 +501,11 @@ function checkCard(card: ModelCard, path: string): void {
   // the sampler reads the learned variance from the second half of the output channels
   oneOf("architecture.learnSigma", a.learnSigma, [true]);
   integer("architecture.frequencyEmbeddingSize", a.frequencyEmbeddingSize, 2, L.hiddenSize);
-  const numClasses = integer("architecture.numClasses", a.numClasses, 1, L.classes);
   if (a.gflops !== undefined) number("architecture.gflops", a.gflops, 0, L.gflops);
-
-  const classes = array("classes", card.classes, L.classes);
-  if (classes.length !== numClasses) {
-    fail("classes", `${numClasses} classes (architecture.numClasses)`, classes.length);
-  }
-  const names = new Set<string>();
-  classes.forEach((c, i) => {
-    const { id, name } = object(`classes[${i}]`, c);
-    if (id !== i) fail(`classes[${i}].id`, `${i}`, id);
-    text(`classes[${i}].name`, name, L.classNameLength);
-    if (names.has(name as string)) fail(`classes[${i}].name`, "a name no other class has", name);
-    names.add(name as string);
-  });
-  if (card.nullClassId !== numClasses) {
-    fail("nullClassId", `${numClasses} (the row after the classes)`, card.nullClassId);
+  if (textModel) {
+    checkTextModel(card as unknown as TextCard, path);
+  } else {
+    checkClasses(card, path);
   }
 
   const d = object("diffusion", card.diffusion);
@@ -399,6 +549,59 @@ function checkCard(card: ModelCard, path: string): void {
   }
 }
 
+/** A text model's part of the schema: its text encoder, no classes, a vocabulary file. */
+function checkTextModel(card: TextCard, path: string): void {
+  const { fail, object, integer, number, oneOf, plainName } = checks(path);
+  const L = CARD_LIMITS;
+  const a = card.architecture;
+  const e = object("architecture.textEncoder", a.textEncoder);
+  integer("architecture.textEncoder.vocabSize", e.vocabSize, 4, L.vocabulary); // [pad] [unk] [null] and a word
+  integer("architecture.textEncoder.maxLength", e.maxLength, 1, MAX_PROMPT_WORDS);
+  const width = integer("architecture.textEncoder.width", e.width, 1, L.hiddenSize);
+  integer("architecture.textEncoder.depth", e.depth, 1, L.depth);
+  const heads = integer("architecture.textEncoder.numHeads", e.numHeads, 1, width);
+  if (width % heads !== 0) {
+    fail("architecture.textEncoder.numHeads", `a divisor of its width ${width}`, heads);
+  }
+  number("architecture.textEncoder.mlpRatio", e.mlpRatio, 1 / width, L.mlpRatio);
+  oneOf("architecture.pooledText", a.pooledText, [true, false]);
+  number("architecture.captionDropoutProb", a.captionDropoutProb, 0, 1);
+  for (const field of ["numClasses", "classDropoutProb"]) {
+    const value = (a as unknown as Record<string, unknown>)[field];
+    if (value !== undefined) fail(`architecture.${field}`, "none: a text model has no classes", value);
+  }
+  for (const field of ["classes", "nullClassId"] as const) {
+    const value = (card as unknown as Record<string, unknown>)[field];
+    if (value !== undefined) fail(field, "none: a text model has no classes", value);
+  }
+  if (card.files.vocabulary === undefined) {
+    fail("files.vocabulary", "the tokenizer's vocabulary file (a text model's)", undefined);
+  }
+  plainName("files.vocabulary", card.files.vocabulary);
+}
+
+/** A class-conditioned model's part of the schema: its classes and the null class. */
+function checkClasses(card: ModelCard, path: string): void {
+  const { fail, object, integer, text, array } = checks(path);
+  const L = CARD_LIMITS;
+  const numClasses = integer("architecture.numClasses", card.architecture.numClasses, 1, L.classes);
+  const classes = array("classes", card.classes, L.classes);
+  if (classes.length !== numClasses) {
+    fail("classes", `${numClasses} classes (architecture.numClasses)`, classes.length);
+  }
+  const names = new Set<string>();
+  classes.forEach((c, i) => {
+    const { id, name } = object(`classes[${i}]`, c);
+    if (id !== i) fail(`classes[${i}].id`, `${i}`, id);
+    text(`classes[${i}].name`, name, L.classNameLength);
+    if (names.has(name as string)) fail(`classes[${i}].name`, "a name no other class has", name);
+    names.add(name as string);
+  });
+  if (card.nullClassId !== numClasses) {
+    fail("nullClassId", `${numClasses} (the row after the classes)`, card.nullClassId);
+  }
+}
+
 /** One input or output as an ONNX Runtime session describes it. */
 export interface ValueMetadata {
   /** Its name in the graph. */
@@ -425,7 +628,7 @@ export interface SessionMetadata {
  *
  * @throws an `Error` naming the file, the value and what differs.
  */
-export function checkSession(card: ModelCard, file: ModelFile, session: SessionMetadata): void {
+export function checkSession(card: ModelCard | TextCard, file: ModelFile, session: SessionMetadata): void {
   const filename = card.files[file];
   const spec = (card.onnx as Record<string, { inputs: ValueSpec[]; outputs: ValueSpec[] }>)[filename ?? ""];
   if (!filename || !spec) {

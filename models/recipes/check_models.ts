@@ -5,12 +5,14 @@
  * For each folder: `loadDiT` opens it (card, hashes, ONNX Runtime session) and runs one forward pass on seeded
  * noise at two timesteps, for a class and the null class; a DiT (of any block design) also runs in the glass box
  * (`loadGlassBox`), which must equal ONNX Runtime within {@link MAX_RELATIVE_ERROR} (max |Δ| / max |out|, as
- * tests/glassbox_test.ts holds the shipped models to); a U-Net samples two DDIM steps instead. Prints one line
- * per folder and exits 1 if any fails.
+ * tests/glassbox_test.ts holds the shipped models to); a U-Net samples two DDIM steps instead. A text model
+ * (`models/emoji-text`) runs a prompt and the null caption, and its glass box (`loadTextGlassBox`) must equal
+ * ONNX Runtime the same way. Prints one line per folder and exits 1 if any fails.
  *
  * @module
  */
-import { loadGlassBox } from "../../lib/model/glass_box.ts";
+import { isTextCard } from "../../lib/model/card.ts";
+import { loadGlassBox, loadTextGlassBox } from "../../lib/model/glass_box.ts";
 import { loadDiT } from "../../lib/pipeline.ts";
 import { SeededRandom } from "../../lib/random.ts";
 import { maxRelativeDifference } from "../../lib/tensor.ts";
@@ -29,7 +31,23 @@ for (const dir of Deno.args) {
     await using model = await loadDiT(folder);
     const { card } = model, { channels, height, width } = card.latent;
     const x = new SeededRandom(7).randn([2, channels, height, width]);
-    const t = [999, 17], y = [1, card.nullClassId];
+    const t = [999, 17];
+    if (isTextCard(card)) {
+      const box = loadTextGlassBox(folder);
+      const ids = [box.tokenize("red heart").ids, box.nullCaption];
+      const error = maxRelativeDifference(box.forward(x, t, ids), await model.forward(x, t, ids));
+      const ok = error <= MAX_RELATIVE_ERROR;
+      failed ||= !ok;
+      console.log(
+        `${
+          ok ? "ok  " : "FAIL"
+        } ${dir}: text DiT, ${card.architecture.gflops} Gflops; glass box vs ONNX Runtime ${
+          error.toExponential(2)
+        } (at most ${MAX_RELATIVE_ERROR})`,
+      );
+      continue;
+    }
+    const y = [1, card.nullClassId];
     const out = await model.forward(x, t, y);
     const a = card.architecture;
     if (a.type === "UNet") {

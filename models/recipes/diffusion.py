@@ -103,18 +103,22 @@ def ddim_timesteps(num_timesteps, steps):
 
 
 @torch.no_grad()
-def ddim_sample(model, betas, labels, null_label, shape, guidance_scale, steps=50, generator=None):
+def ddim_sample(model, betas, labels, null_label, shape, guidance_scale, steps=50, generator=None, x_T=None):
     """DDIM (eta = 0) over `steps` respaced steps with classifier-free guidance on every ε channel.
 
-    The conditional and null-class halves run as one batch, as the toolkit's sampler does.
+    The conditional and null-class halves run as one batch, as the toolkit's sampler does. `labels` are class ids
+    [N] with the null class `null_label`, or a text DiT's word ids [N, L] with the null caption's row `null_label`.
+    x_T is drawn from `generator`, unless given.
     """
     device = labels.device
     kept = ddim_timesteps(len(betas), steps)
     base_ac = np.cumprod(1.0 - betas)
     ac = base_ac[kept]
     ac_prev = np.append(1.0, ac[:-1])
-    x = torch.randn(shape, generator=generator, device=device)
-    both_labels = torch.cat([labels, torch.full_like(labels, null_label)])
+    x = torch.randn(shape, generator=generator, device=device) if x_T is None else x_T
+    nulls = (torch.full_like(labels, null_label) if labels.dim() == 1
+             else torch.as_tensor(null_label, device=device).expand_as(labels))
+    both_labels = torch.cat([labels, nulls])
     for i in reversed(range(len(kept))):
         t = torch.full((2 * shape[0],), kept[i], device=device, dtype=torch.long)
         out = model(torch.cat([x, x]), t, both_labels)

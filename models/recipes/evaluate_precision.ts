@@ -11,6 +11,7 @@
  * @module
  */
 import { cpuInfo, describeCpu } from "../../lib/cpu.ts";
+import { requireClassCard } from "../../lib/model/card.ts";
 import { fromOrtTensor, openSession, toOrtTensor } from "../../lib/model/onnx.ts";
 import { loadDiT, MODELS_DIR, type Precision } from "../../lib/pipeline.ts";
 import { sliceBatch } from "../../lib/tensor.ts";
@@ -22,7 +23,7 @@ const GUIDANCE_SCALE = 4, STEPS = 50, SEED = 0, BATCH = 32;
 async function labelsAt(name: string, precision: Precision): Promise<{ asked: number[]; read: number[] }> {
   const dit = await loadDiT(name, { precision });
   const classifier = await openSession(`${dit.dir}/${dit.card.files.classifier}`);
-  const K = dit.card.classes.length;
+  const K = requireClassCard(dit.card).classes.length;
   const asked = Array.from({ length: K * SAMPLES_PER_CLASS[name] }, (_, i) => i % K);
   const read: number[] = [];
   const started = performance.now();

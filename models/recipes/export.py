@@ -27,6 +27,7 @@ The DiT comes in two graphs over one set of weights, stored once in dit.weights 
   loads the model, so the int8 variant costs a few hundred kB, not a second copy.
 """
 import argparse
+import contextlib
 import datetime
 import hashlib
 import json
@@ -41,7 +42,7 @@ import torch.nn.functional as F
 
 from common import REPO, RUNS, describe_cpu
 from gflops import dit_inputs, forward_gflops
-from models import DIT_CONFIGS, DiT, UNet, VAE, Classifier
+from models import DIT_CONFIGS, NULL_ID, UNK_ID, DiT, TextDiT, UNet, VAE, Classifier
 
 OPSET = 17
 DESCRIPTIONS = {
@@ -90,14 +91,33 @@ def layer_norm_without_affine_workaround():
 def export_onnx(module, inputs, path, input_names, output_names, custom_opsets=None):
     layer_norm_without_affine_workaround()
     module.eval()
-    torch.onnx.export(
-        module, inputs, str(path), input_names=input_names, output_names=output_names, opset_version=OPSET,
-        dynamic_axes={name: {0: "B"} for name in input_names + output_names}, do_constant_folding=False,
-        custom_opsets=custom_opsets,
-        training=torch.onnx.TrainingMode.PRESERVE,  # (the module is in eval mode) no BatchNorm-into-Conv fusing,
-        # which would make new weights that are not float16-exact
-        **({"dynamo": False} if "dynamo" in torch.onnx.export.__code__.co_varnames else {}),
-    )
+    with every_initializer_kept():
+        torch.onnx.export(
+            module, inputs, str(path), input_names=input_names, output_names=output_names, opset_version=OPSET,
+            dynamic_axes={name: {0: "B"} for name in input_names + output_names}, do_constant_folding=False,
+            custom_opsets=custom_opsets,
+            training=torch.onnx.TrainingMode.PRESERVE,  # (the module is in eval mode) no BatchNorm-into-Conv fusing,
+            # which would make new weights that are not float16-exact
+            **({"dynamo": False} if "dynamo" in torch.onnx.export.__code__.co_varnames else {}),
+        )
+
+
+@contextlib.contextmanager
+def every_initializer_kept():
+    """The exporter merges parameters of equal values into one initializer when the module is in eval mode (its
+    deduplication pass), and the merged ones lose their names: an untrained text DiT's zero biases of q in every
+    cross-attention (their gradient is 0 while the output projection is) would all be `blocks.0.cross_attn.q.bias`.
+    The glass box and onnx_state_dict read weights by name, so the pass runs as for training meanwhile: it then
+    merges only parameters that are the same tensor."""
+    deduplicate = getattr(torch._C, "_jit_pass_onnx_deduplicate_initializers", None)
+    if deduplicate is None:
+        yield
+        return
+    torch._C._jit_pass_onnx_deduplicate_initializers = lambda graph, params, is_train: deduplicate(graph, params, True)
+    try:
+        yield
+    finally:
+        torch._C._jit_pass_onnx_deduplicate_initializers = deduplicate
 
 
 def round_to_float16(module):
@@ -254,28 +274,45 @@ class FastGelu(torch.autograd.Function):
 
 class MultiHeadAttention(torch.autograd.Function):
     """softmax(q kᵀ / √d) v per head, q [B, T, heads·d], k and v [B, S, heads·d], exported as com.microsoft
-    MultiHeadAttention (self-attention: S = T; cross-attention: k and v of the conditioning tokens)."""
+    MultiHeadAttention (self-attention: S = T; cross-attention: k and v of the conditioning tokens or the words).
+    `key_padding_mask` [B, S] int32 (1: attend, 0: padding) is the kernel's input of that name: ONNX Runtime adds
+    -10000 to a padded key's score, whose exp is then 0 in float32, as masking by -∞ here."""
 
     @staticmethod
-    def forward(ctx, q, k, v, num_heads):
+    def forward(ctx, q, k, v, num_heads, key_padding_mask=None, width=None):
         B, T, D = q.shape
         q, k, v = (a.reshape(B, a.shape[1], num_heads, D // num_heads).transpose(1, 2) for a in (q, k, v))
         attn = (q * (D // num_heads) ** -0.5) @ k.transpose(-2, -1)
+        if key_padding_mask is not None:
+            attn = attn.masked_fill(key_padding_mask[:, None, None, :] == 0, float("-inf"))
         return (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, T, D)
 
     @staticmethod
-    def symbolic(g, q, k, v, num_heads):
-        return g.op("com.microsoft::MultiHeadAttention", q, k, v, num_heads_i=num_heads).setType(q.type())
+    def symbolic(g, q, k, v, num_heads, key_padding_mask=None, width=None):
+        if key_padding_mask is None:
+            return g.op("com.microsoft::MultiHeadAttention", q, k, v, num_heads_i=num_heads).setType(q.type())
+        # the kernel's inputs come in order, and `bias` [3·D] (added to q, k and v; D = `width`) comes before the
+        # mask: zeros, written as a constant (an omitted optional input is written differently by each PyTorch)
+        bias = g.op("Constant", value_t=torch.zeros(3 * width))
+        return g.op("com.microsoft::MultiHeadAttention", q, k, v, bias, key_padding_mask,
+                    num_heads_i=num_heads).setType(q.type())
 
 
-def attention_with_onnxruntime_kernel(self, x):
+def key_padding(mask):
+    """A recipe mask [B, S] (True: attend) as the kernel's key_padding_mask, int32 1/0; None stays None."""
+    return None if mask is None else mask.to(torch.int32)
+
+
+def attention_with_onnxruntime_kernel(self, x, mask=None):
     q, k, v = self.qkv(x).chunk(3, dim=-1)  # [B, T, 3·D] holds q, k, v one after the other, heads inside each
-    return self.proj(MultiHeadAttention.apply(q, k, v, self.num_heads))
+    width = self.num_heads * self.head_dim
+    return self.proj(MultiHeadAttention.apply(q, k, v, self.num_heads, key_padding(mask), width))
 
 
-def cross_attention_with_onnxruntime_kernel(self, x, context):
+def cross_attention_with_onnxruntime_kernel(self, x, context, mask=None):
     k, v = self.kv(context).chunk(2, dim=-1)  # [B, S, 2·D] holds k, then v, heads inside each
-    return self.proj(MultiHeadAttention.apply(self.q(x), k, v, self.num_heads))
+    width = self.num_heads * self.head_dim
+    return self.proj(MultiHeadAttention.apply(self.q(x), k, v, self.num_heads, key_padding(mask), width))
 
 
 def mlp_with_onnxruntime_kernel(self, x):
@@ -284,7 +321,8 @@ def mlp_with_onnxruntime_kernel(self, x):
 
 def use_onnxruntime_kernels(dit):
     """Same arithmetic, written for export as the two fused CPU kernels (the module stays usable in PyTorch)."""
-    for block in dit.blocks:
+    text_layers = list(dit.text_encoder.layers) if isinstance(dit, TextDiT) else []
+    for block in list(dit.blocks) + text_layers:
         block.attn.forward = types.MethodType(attention_with_onnxruntime_kernel, block.attn)
         block.mlp.forward = types.MethodType(mlp_with_onnxruntime_kernel, block.mlp)
         if hasattr(block, "cross_attn"):
@@ -379,16 +417,28 @@ def without_unread(nodes, outputs):
         nodes = kept
 
 
+def example_inputs(dit):
+    """Random inputs for the export and its check: x, t and y for two samples (a class and the null class), or for
+    a text DiT three (a caption with an unknown word, a caption of every position, the null caption)."""
+    h = int(dit.x_embedder.num_patches ** 0.5) * dit.patch_size
+    g = torch.Generator().manual_seed(0)
+    if not isinstance(dit, TextDiT):
+        return (torch.randn(2, dit.in_channels, h, h, generator=g), torch.tensor([999, 10]),
+                torch.tensor([0, dit.y_embedder.num_classes]))
+    L, V = dit.text_encoder.max_length, dit.text_encoder.vocab_size
+    y = torch.zeros(3, L, dtype=torch.long)
+    y[0, :3] = torch.tensor([NULL_ID + 1, UNK_ID, V - 1])
+    y[1] = torch.randint(NULL_ID + 1, V, (L,), generator=g)
+    y[2, 0] = NULL_ID
+    return torch.randn(3, dit.in_channels, h, h, generator=g), torch.tensor([999, 500, 10]), y
+
+
 def export_dit(dit, out, float16, int8=None):
     """Write DIT_FILES into `out` (a new folder): both graphs, the shared weights; returns the card's onnx part.
     `int8` ({name: (q, scale)} from round_to_int8) stores those Linear weights as int8, the rest as float16."""
     dit.eval()
     use_onnxruntime_kernels(dit)
-    h = int(dit.x_embedder.num_patches ** 0.5) * dit.patch_size
-    num_classes = dit.y_embedder.num_classes
-    g = torch.Generator().manual_seed(0)
-    inputs = (torch.randn(2, dit.in_channels, h, h, generator=g), torch.tensor([999, 10]),
-              torch.tensor([0, num_classes]))
+    inputs = example_inputs(dit)
     path = out / DIT_FILES["dit"]
     export_onnx(dit, inputs, path, ["x", "t", "y"], ["out"], custom_opsets={"com.microsoft": 1})
     if int8:
@@ -402,17 +452,21 @@ def export_dit(dit, out, float16, int8=None):
               DIT_FILES["ditInt8"]: check_onnx(dit, inputs, out / DIT_FILES["ditInt8"], ["out"], max_error=0.05)}
     return {
         "opset": OPSET,
-        "weights": (f"every Linear weight int8 per output channel (levels ±{INT8_WEIGHT_LEVELS}, a float32 scale "
-                    "a row), the rest " if int8 else "") +
+        "weights": ("every Linear weight" + (" and the word embedding table" if isinstance(dit, TextDiT) else "") +
+                    f" int8 per output channel (levels ±{INT8_WEIGHT_LEVELS}, a float32 scale a row), the rest "
+                    if int8 else "") +
                    ("float16 (pos_embed float32), " if float16 else "float32, ") + f"stored once in "
                    f"{DIT_FILES['ditWeights']} for both DiT graphs; made float32 in the graph",
-        "kernels": "com.microsoft MultiHeadAttention (self-" + (" and cross-" if dit.block == "cross-attention" else "")
-                   + "attention) and FastGelu (ONNX Runtime's fused CPU kernels)",
+        "kernels": ("com.microsoft MultiHeadAttention (the blocks' self- and cross-attention to the words, the text "
+                    "encoder's self-attention, padding masked by its key_padding_mask)" if isinstance(dit, TextDiT) else
+                    "com.microsoft MultiHeadAttention (self-" + (" and cross-" if dit.block == "cross-attention" else "")
+                    + "attention)") + " and FastGelu (ONNX Runtime's fused CPU kernels)",
         "int8": f"{DIT_FILES['ditInt8']}: {quantized} Linear layers as DynamicQuantizeMatMul (int8 weights per "
                 f"output channel, symmetric, levels ±{INT8_WEIGHT_LEVELS} so that CPUs without VNNI cannot saturate, "
                 + ("the stored ones" if int8 else "made by QuantizeLinear at load") +
                 "; activations uint8 per tensor, dynamic); "
-                "the timestep MLP and adaLN Gemms stay float32",
+                "the timestep MLP and adaLN Gemms stay float32" +
+                (", and the word embedding table is read as stored" if isinstance(dit, TextDiT) else ""),
         "check": {"against": "PyTorch float32 on the CPU, random inputs", "maxRelativeError": checks,
                   "cpu": {f: describe_cpu() for f in checks}},
         **{f: io_spec(out / f) for f in (DIT_FILES["dit"], DIT_FILES["ditInt8"])},
@@ -454,8 +508,16 @@ def stores_int8(path):
 
 
 def network_from_card(a):
-    """The recipe's network (a DiT of its block design, or a U-Net) that a card's architecture describes, freshly
-    initialized."""
+    """The recipe's network (a DiT of its block design, a text DiT, or a U-Net) that a card's architecture
+    describes, freshly initialized."""
+    if "textEncoder" in a:
+        e = a["textEncoder"]
+        return TextDiT(input_size=a["inputSize"], patch_size=a["patchSize"], in_channels=a["inChannels"],
+                       hidden_size=a["hiddenSize"], depth=a["depth"], num_heads=a["numHeads"], mlp_ratio=a["mlpRatio"],
+                       vocab_size=e["vocabSize"], max_length=e["maxLength"], text_width=e["width"],
+                       text_depth=e["depth"], text_heads=e["numHeads"], text_mlp_ratio=e["mlpRatio"],
+                       caption_dropout_prob=a["captionDropoutProb"], pooled_text=a["pooledText"],
+                       learn_sigma=a["learnSigma"])
     common = dict(input_size=a["inputSize"], in_channels=a["inChannels"], num_classes=a["numClasses"],
                   class_dropout_prob=a["classDropoutProb"], learn_sigma=a["learnSigma"])
     if a["type"] == "UNet":
@@ -490,7 +552,8 @@ def export_from_onnx(model_dir):
     """Re-export a shipped DiT from its own weights (already float16- or int8-exact), stored as they were, and update
     its card."""
     dit, card = load_shipped_dit(model_dir)
-    int8 = round_to_int8(dit) if stores_int8(model_dir / card["files"]["dit"]) else None
+    kinds = (torch.nn.Linear, torch.nn.Embedding) if isinstance(dit, TextDiT) else (torch.nn.Linear,)
+    int8 = round_to_int8(dit, kinds) if stores_int8(model_dir / card["files"]["dit"]) else None
     old = {card["files"].get(k) for k in DIT_FILES} - {None}
     with tempfile.TemporaryDirectory(dir=model_dir) as staging:
         onnx_part = export_dit(dit, pathlib.Path(staging), float16=True, int8=int8)
@@ -536,6 +599,20 @@ def write_card(folder, card):
 def architecture_of(model):
     """A card's `architecture` for a recipe network, read from the module: a DiT's in the reference's terms
     (camelCased) with its block design, or a U-Net's; with its parameter count and Gflops (gflops.py)."""
+    if isinstance(model, TextDiT):
+        D, e = model.pos_embed.shape[-1], model.text_encoder
+        shape = {"type": "DiT", "inputSize": int(model.x_embedder.num_patches ** 0.5) * model.patch_size,
+                 "patchSize": model.patch_size, "inChannels": model.in_channels, "hiddenSize": D,
+                 "depth": len(model.blocks), "numHeads": model.num_heads,
+                 "mlpRatio": model.blocks[0].mlp.fc1.out_features / D, "block": model.block,
+                 "textEncoder": {"vocabSize": e.vocab_size, "maxLength": e.max_length, "width": e.width,
+                                 "depth": len(e.layers), "numHeads": e.num_heads, "mlpRatio": e.mlp_ratio},
+                 "pooledText": model.pooled_text, "captionDropoutProb": e.dropout_prob}
+        inputs = dit_inputs(shape["inputSize"], model.in_channels, max_length=e.max_length)
+        return {**shape, "learnSigma": model.out_channels == 2 * model.in_channels,
+                "frequencyEmbeddingSize": model.t_embedder.frequency_embedding_size,
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "gflops": float(f"{forward_gflops(model, *inputs):.6g}")}
     if isinstance(model, UNet):
         shape = {"type": "UNet", "inputSize": model.input_size, "inChannels": model.in_channels,
                  "modelChannels": model.model_channels, "channelMult": list(model.channel_mult),
@@ -630,6 +707,99 @@ def export_trained(name, out):
     print(f"wrote {out}/card.json")
 
 
+TEXT_FILES = {**DIT_FILES, "vaeDecoder": "vae_decoder.onnx", "vocabulary": "vocab.json"}
+TEXT_DESCRIPTION = ("A text-conditioned latent DiT of emoji (Noto Color Emoji, Twemoji and Fluent Emoji Flat, 64×64 RGB): "
+                    "a prompt of up to {max_length} words in, an emoji out; cross-attention to the words of a small text "
+                    "encoder trained with it on the emoji's names and keywords.")
+
+
+def export_text_model(dit, vocabulary, decoder, out, name, description, latent, image, int8=True, extra=None):
+    """A text DiT (models.TextDiT), the vocabulary it reads (vocab.json's {tokens, maxLength}) and the VAE decoder of
+    its latents → `out`: TEXT_FILES and card.json. Weights are rounded as they ship first (float16; with `int8` the
+    Linear weights and the word embedding table int8 a row), so the rounded modules are the model. `latent` and
+    `image` are the card's sections; `extra` adds card fields (data, training, vae)."""
+    L, V = dit.text_encoder.max_length, dit.text_encoder.vocab_size
+    if len(vocabulary["tokens"]) != V or vocabulary["maxLength"] != L:
+        raise SystemExit(f"the vocabulary has {len(vocabulary['tokens'])} tokens and maxLength "
+                         f"{vocabulary['maxLength']}; the text DiT was made for {V} and {L}")
+    out.mkdir(parents=True, exist_ok=True)
+    for module in (dit, decoder):
+        round_to_float16(module)
+        module.eval()
+    stored = round_to_int8(dit, (torch.nn.Linear, torch.nn.Embedding)) if int8 else None
+    architecture = architecture_of(dit)  # (before export_dit writes the layers as the fused kernels, uncounted)
+    code = torch.randn(2, latent["channels"], latent["height"], latent["width"], generator=torch.Generator().manual_seed(0))
+    with tempfile.TemporaryDirectory(dir=out) as staging:
+        staging = pathlib.Path(staging)
+        onnx_part = export_dit(dit, staging, float16=True, int8=stored)
+        path = staging / TEXT_FILES["vaeDecoder"]
+        export_onnx(decoder, (code,), path, ["latent"], ["image"])
+        store_float16(path)
+        pin_output_shapes(decoder, (code,), path)
+        onnx_part["check"]["maxRelativeError"][path.name] = check_onnx(decoder, (code,), path, ["image"])
+        onnx_part["check"]["cpu"][path.name] = describe_cpu()
+        onnx_part[path.name] = io_spec(path)
+        (staging / TEXT_FILES["vocabulary"]).write_text(json.dumps(vocabulary, ensure_ascii=False) + "\n")
+        replace_files(staging, out, TEXT_FILES.values())
+    card = {
+        "name": name,
+        "description": description,
+        "files": dict(TEXT_FILES),
+        "architecture": architecture,
+        "text": {"tokenizer": "word-level (lib/tokenizer.ts; its twin models/recipes/tokenizer.py), the vocabulary in "
+                              f"{TEXT_FILES['vocabulary']}: [pad] [unk] [null], then {V - 3} words",
+                 "maxLength": L, "nullCaption": "[null], then [pad]: what classifier-free guidance's unconditional half reads",
+                 "input": "y [B, maxLength] int64 word ids, [pad] (0) after the words; the graph masks [pad] out"},
+        "diffusion": {"schedule": "linear", "numTimesteps": 1000, "prediction": "epsilon", "variance": "learned-range"},
+        "image": image,
+        "latent": latent,
+        "onnx": onnx_part,
+        **(extra or {}),
+        "torch": torch.__version__,
+        "exported": datetime.date.today().isoformat(),
+    }
+    write_card(out, card)
+    print(f"wrote {out}/card.json")
+
+
+def export_text_trained(name, out, run=None):
+    """runs/RUN/text-dit.pt (RUN: NAME unless given) and the VAE of runs/NAME/vae.pt → `out`, by export_text_model;
+    the card's name is NAME-text, or RUN."""
+    ckpt = {"vae": torch.load(RUNS / name / "vae.pt", map_location="cpu"),
+            "text-dit": torch.load(RUNS / (run or name) / "text-dit.pt", map_location="cpu")}
+    data = REPO / ".cache" / "data" / name
+    meta = json.loads((data / "meta.json").read_text())
+    captions = json.loads((data / "captions.json").read_text())
+    text = ckpt["text-dit"]
+    if json.loads((data / "vocab.json").read_text()) != text["vocabulary"]:
+        raise SystemExit(f"{data}/vocab.json is not the vocabulary runs/{name}/text-dit.pt was trained with")
+    dit = TextDiT(**text["model"])
+    dit.load_state_dict(text["state_dict"], strict=True)
+    vae = VAE(meta["channels"], ckpt["vae"]["config"]["widths"])
+    vae.load_state_dict(ckpt["vae"]["state_dict"])
+    h = text["input_size"]
+    heldout_emoji = [e for e in captions["emoji"] if e["heldout"]]
+    extra = {
+        "vae": {"widths": list(ckpt["vae"]["config"]["widths"]), "downsample": 4,
+                "heldoutPsnrDb": round(ckpt["vae"]["heldout_psnr"], 2), "decoderInput": "latent ÷ scaleFactor",
+                "from": f"the {name} model's VAE (runs/{name}/vae.pt), so the latents are the {name} DiT's"},
+        "data": {"sources": meta["sources"] + captions["sources"], "train": meta["heldout"].count(0),
+                 "heldout": meta["heldout"].count(1), "split": meta.get("split", ""), "captionRule": captions["rule"],
+                 "captions": {"emoji": len(captions["emoji"]), "heldoutEmoji": len(heldout_emoji),
+                              "training": len(captions["training"]), "textHeldout": len(captions["textHeldout"]),
+                              "newCombinations": len(captions["newCombinations"]),
+                              "unseenWords": len(captions["unseenWords"]), "removed": captions["removed"]}},
+        "training": {stage: {"steps": c["steps"], "seconds": round(c["seconds"], 1), "hardware": c["hardware"],
+                             "gpus": c.get("world_size", 1), "config": c["config"]} for stage, c in ckpt.items()},
+    }
+    export_text_model(dit, text["vocabulary"], vae.decoder, out, run or f"{name}-text",
+                      TEXT_DESCRIPTION.format(max_length=text["vocabulary"]["maxLength"]),
+                      {"channels": 4, "height": h, "width": h, "scaleFactor": ckpt["vae"]["scale_factor"]},
+                      {"channels": meta["channels"], "height": meta["height"], "width": meta["width"], "range": [-1, 1],
+                       "layout": "NCHW"},
+                      int8=text["config"].get("int8_weights", False), extra=extra)
+
+
 UNET_FILE = "unet.onnx"
 
 
@@ -709,7 +879,10 @@ def export_reference(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", choices=["digits", "emoji"], help="export runs/NAME to models/NAME")
-    parser.add_argument("--out", help="output folder (default models/NAME)")
+    parser.add_argument("--text", action="store_true",
+                        help="with --data: export the text DiT (runs/NAME/text-dit.pt) to models/NAME-text instead")
+    parser.add_argument("--run", help="with --text: the checkpoint of runs/RUN (train.py --run), named RUN")
+    parser.add_argument("--out", help="output folder (default models/NAME, models/NAME-text with --text)")
     parser.add_argument("--reference-checkpoint", help="a facebookresearch/DiT-layout state_dict to convert")
     parser.add_argument("--config", choices=sorted(DIT_CONFIGS), help="its architecture, e.g. DiT-XL/2")
     parser.add_argument("--input-size", type=int, help="its latent size (32 for 256×256 images)")
@@ -722,6 +895,9 @@ def main():
         if not (args.config and args.input_size and args.out):
             parser.error("--reference-checkpoint needs --config, --input-size and --out")
         export_reference(args)
+    elif args.data and args.text:
+        export_text_trained(args.data, pathlib.Path(args.out) if args.out else REPO / "models" / f"{args.data}-text",
+                            args.run)
     elif args.data:
         export_trained(args.data, pathlib.Path(args.out) if args.out else REPO / "models" / args.data)
     else:

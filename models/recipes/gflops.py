@@ -32,7 +32,8 @@ def forward_gflops(model, *inputs):
         counted.append(out.numel() * module.in_channels // module.groups * kh * kw)
 
     def attention(module, args, out):  # q·kᵀ and A·v: 2·T·S·D a sample (S = T for self-attention)
-        x, context = args[0], args[-1]
+        x = args[0]
+        context = args[1] if isinstance(module, CrossAttention) else x  # (a mask may follow either)
         counted.append(2 * x.shape[0] * x.shape[1] * context.shape[1] * x.shape[2])
 
     kinds = {nn.Linear: linear, nn.Conv2d: conv, Attention: attention, CrossAttention: attention}
@@ -46,10 +47,11 @@ def forward_gflops(model, *inputs):
     return sum(counted) / inputs[0].shape[0] / 1e9
 
 
-def dit_inputs(input_size, in_channels=4, batch=1):
-    """Inputs of the size a DiT or U-Net of that latent takes (their values do not matter to the count)."""
-    return (torch.zeros(batch, in_channels, input_size, input_size), torch.zeros(batch, dtype=torch.long),
-            torch.zeros(batch, dtype=torch.long))
+def dit_inputs(input_size, in_channels=4, batch=1, max_length=None):
+    """Inputs of the size a DiT or U-Net of that latent takes (their values do not matter to the count); with
+    `max_length`, a text DiT's: y is then a row of that many word ids a sample (every word counted)."""
+    y = torch.zeros(batch, dtype=torch.long) if max_length is None else torch.ones(batch, max_length, dtype=torch.long)
+    return torch.zeros(batch, in_channels, input_size, input_size), torch.zeros(batch, dtype=torch.long), y
 
 
 def main():

@@ -1,7 +1,8 @@
 """The networks of the recipe: the DiT (with the reference implementation's module and parameter names,
 so a facebookresearch/DiT checkpoint loads with strict=True) in each of the paper's four block designs, a
-small U-Net of the ADM / latent-diffusion kind (the backbone DiT replaced), a small KL autoencoder (the VAE
-whose latents the DiT models), and a small classifier that measures what the DiT draws.
+small U-Net of the ADM / latent-diffusion kind (the backbone DiT replaced), a text-conditioned DiT with its
+small text encoder (PixArt-α's block: adaLN-Zero on the timestep, cross-attention to the words), a small KL
+autoencoder (the VAE whose latents the DiTs model), and a small classifier that measures what the DiT draws.
 
 Needs only torch (1.13 or later); no timm: the few timm layers DiT uses are restated here with timm's
 parameter names (x_embedder.proj, attn.qkv, attn.proj, mlp.fc1, mlp.fc2).
@@ -80,8 +81,20 @@ class LabelEmbedder(nn.Module):
         return self.embedding_table(labels)
 
 
+def heads_attention(q, k, v, fused, mask=None):
+    """softmax(q kᵀ / √d) v for q [B, heads, T, d], k and v [B, heads, S, d] → [B, heads, T, d]. `mask` [B, S]
+    (True: a key to attend to; False: padding) gives the masked keys probability 0."""
+    if fused:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=None if mask is None else mask[:, None, None, :])
+    attn = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)  # [B, heads, T, S]
+    if mask is not None:
+        attn = attn.masked_fill(~mask[:, None, None, :], float("-inf"))
+    return attn.softmax(dim=-1) @ v
+
+
 class Attention(nn.Module):
-    """Multi-head self-attention with timm's parameter names (qkv, proj)."""
+    """Multi-head self-attention with timm's parameter names (qkv, proj); `mask` [B, T] (True: attend) leaves
+    padding tokens out as keys (the text encoder's; the image tokens have none)."""
 
     def __init__(self, dim, num_heads):
         super().__init__()
@@ -91,20 +104,18 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.fused = hasattr(F, "scaled_dot_product_attention")  # torch >= 2.0; off for ONNX export
 
-    def forward(self, x):
+    def forward(self, x, mask=None):
         B, T, D = x.shape
         q, k, v = self.qkv(x).reshape(B, T, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        if self.fused:
-            x = F.scaled_dot_product_attention(q, k, v)
-        else:
-            attn = (q * self.head_dim ** -0.5) @ k.transpose(-2, -1)
-            x = attn.softmax(dim=-1) @ v
+        x = heads_attention(q, k, v, self.fused, mask)  # [B, heads, T, head_dim]
         return self.proj(x.transpose(1, 2).reshape(B, T, D))
 
 
 class CrossAttention(nn.Module):
     """Multi-head attention from the image tokens (queries, `q`) to other tokens (keys and values, `kv`, laid
-    out [2, heads, head_dim] as timm's qkv), then `proj`: the cross-attention block's extra layer."""
+    out [2, heads, head_dim] as timm's qkv), then `proj`: the cross-attention block's extra layer, and the text
+    DiT's (PixArt-α's `cross_attn`, there named q_linear, kv_linear, proj). `mask` [B, S] (True: attend) leaves
+    the context's padding out."""
 
     def __init__(self, dim, num_heads):
         super().__init__()
@@ -115,27 +126,24 @@ class CrossAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.fused = hasattr(F, "scaled_dot_product_attention")
 
-    def forward(self, x, context):
+    def forward(self, x, context, mask=None):
         B, T, D = x.shape
         S = context.shape[1]
         q = self.q(x).reshape(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # [B, heads, T, head_dim]
         k, v = self.kv(context).reshape(B, S, 2, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        if self.fused:
-            x = F.scaled_dot_product_attention(q, k, v)
-        else:
-            attn = (q * self.head_dim ** -0.5) @ k.transpose(-2, -1)  # [B, heads, T, S]
-            x = attn.softmax(dim=-1) @ v
+        x = heads_attention(q, k, v, self.fused, mask)  # [B, heads, T, head_dim]: each token's mix of the S
         return self.proj(x.transpose(1, 2).reshape(B, T, D))
 
 
 class Mlp(nn.Module):
-    """The transformer MLP with timm's names (fc1, fc2); GELU with the tanh approximation, as DiT."""
+    """The transformer MLP with timm's names (fc1, fc2); GELU with the tanh approximation, as DiT. From dim to
+    dim, or to `out` (the text DiT's caption projection, PixArt-α's y_proj)."""
 
-    def __init__(self, dim, hidden):
+    def __init__(self, dim, hidden, out=None):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden)
         self.act = nn.GELU(approximate="tanh")
-        self.fc2 = nn.Linear(hidden, dim)
+        self.fc2 = nn.Linear(hidden, out or dim)
 
     def forward(self, x):
         return self.fc2(self.act(self.fc1(x)))
@@ -158,18 +166,25 @@ class DiTBlock(nn.Module):
       the conditioning tokens [t_embedder(t), y_embedder(y)] (`c` is then [N, 2, D]);
     - in-context: no modulation at all; the conditioning rides in x as two extra tokens (DiT.forward).
 
+    With `text` (an adaptive design: the text DiT's blocks are adaLN-Zero), a cross-attention layer between
+    self-attention and the MLP lets the image tokens read the words: PixArt-α's block, whose cross-attention
+    branch is neither modulated nor gated, its output projection starting at zero instead (TextDiT).
+
     The LayerNorms have no affine parameters in every design: each is followed by a Linear (qkv, q, fc1), which
     can absorb a learned scale and shift.
     """
 
-    def __init__(self, hidden_size, num_heads, mlp_ratio=4.0, block="adaLN-Zero"):
+    def __init__(self, hidden_size, num_heads, mlp_ratio=4.0, block="adaLN-Zero", text=False):
         super().__init__()
         if block not in BLOCK_DESIGNS:
             raise ValueError(f"block is {block!r}; expected one of {', '.join(BLOCK_DESIGNS)}")
+        if text and block not in MODULATIONS:
+            raise ValueError(f"text needs an adaLN design (the timestep conditions by modulation), not {block!r}")
         self.block = block
+        self.text = text
         self.norm1 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
         self.attn = Attention(hidden_size, num_heads)
-        if block == "cross-attention":
+        if block == "cross-attention" or text:
             self.norm_cross = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
             self.cross_attn = CrossAttention(hidden_size, num_heads)
         self.norm2 = nn.LayerNorm(hidden_size, elementwise_affine=False, eps=1e-6)
@@ -178,19 +193,29 @@ class DiTBlock(nn.Module):
             self.adaLN_modulation = nn.Sequential(
                 nn.SiLU(), nn.Linear(hidden_size, MODULATIONS[block] * hidden_size, bias=True))
 
-    def forward(self, x, c):
+    def forward(self, x, c, text=None, mask=None):
+        """x [N, T, D]; c [N, D] (the adaptive designs) or [N, 2, D] (cross-attention); with `text`, the words
+        [N, L, D] and their mask [N, L] (True: a word, False: padding)."""
         if self.block == "adaLN-Zero":
             shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
             x = x + gate_msa.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
+            x = self.read_text(x, text, mask)
             return x + gate_mlp.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
         if self.block == "adaLN":
             shift_msa, scale_msa, shift_mlp, scale_mlp = self.adaLN_modulation(c).chunk(4, dim=1)
             x = x + self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
+            x = self.read_text(x, text, mask)
             return x + self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
         x = x + self.attn(self.norm1(x))
         if self.block == "cross-attention":
             x = x + self.cross_attn(self.norm_cross(x), c)  # c: the conditioning tokens [N, 2, D]
         return x + self.mlp(self.norm2(x))
+
+    def read_text(self, x, text, mask):
+        """The text block's cross-attention branch: x + cross_attn(norm_cross(x), words) (x itself without text)."""
+        if not self.text:
+            return x
+        return x + self.cross_attn(self.norm_cross(x), text, mask)  # [N, T, D]
 
 
 class FinalLayer(nn.Module):
@@ -293,6 +318,167 @@ DIT_CONFIGS = {
     for size, (d, h, n) in {"XL": (28, 1152, 16), "L": (24, 1024, 16), "B": (12, 768, 12), "S": (12, 384, 6)}.items()
     for p in (2, 4, 8)
 }
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The text DiT: a DiT conditioned on words (PixArt-α, Chen et al. 2023, with a small text encoder of its own)
+# ----------------------------------------------------------------------------------------------------------
+
+PAD_ID, UNK_ID, NULL_ID = 0, 1, 2  # the tokenizer's special tokens (tokenizer.py, lib/tokenizer.ts)
+
+
+class TextEncoderLayer(nn.Module):
+    """A pre-LayerNorm transformer layer over the words: self-attention that leaves out the padding, then an
+    MLP, each a residual branch (LayerNorms without affine parameters, as the DiT's: a Linear follows each)."""
+
+    def __init__(self, width, num_heads, mlp_ratio=4.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(width, num_heads)
+        self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.mlp = Mlp(width, int(width * mlp_ratio))
+
+    def forward(self, x, mask):
+        x = x + self.attn(self.norm1(x), mask)  # [N, L, E]: each word reads the other words
+        return x + self.mlp(self.norm2(x))
+
+
+class TextEncoder(nn.Module):
+    """text_encoder: word ids [N, L] (tokenizer.py's, padded with [pad]) → one vector per word [N, L, E].
+
+    Trained from scratch with the DiT (no pretrained text model can be downloaded here), so it is small: a word
+    embedding table over the vocabulary, learned positions, a few transformer layers. The null caption of
+    classifier-free guidance is the [null] token then padding: caption dropout swaps it in for a share of the
+    training captions (token_drop, as the reference's LabelEmbedder drops labels), so the null caption's
+    encoding is learned like any other (PixArt-α learns a null embedding instead: it has no encoder to train).
+    """
+
+    def __init__(self, vocab_size, max_length, width, depth, num_heads, mlp_ratio=4.0, dropout_prob=0.1):
+        super().__init__()
+        self.vocab_size, self.max_length, self.width, self.num_heads = vocab_size, max_length, width, num_heads
+        self.mlp_ratio, self.dropout_prob = mlp_ratio, dropout_prob
+        self.token_embedding = nn.Embedding(vocab_size, width)
+        self.positional_embedding = nn.Parameter(torch.zeros(1, max_length, width))
+        self.layers = nn.ModuleList([TextEncoderLayer(width, num_heads, mlp_ratio) for _ in range(depth)])
+        self.norm_final = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+
+    def token_drop(self, ids):
+        """Each caption replaced by the null caption ([null], then [pad]) with probability dropout_prob."""
+        dropped = torch.rand(ids.shape[0], device=ids.device) < self.dropout_prob
+        null = torch.full_like(ids, PAD_ID)
+        null[:, 0] = NULL_ID
+        return torch.where(dropped[:, None], null, ids)
+
+    def forward(self, ids, mask):
+        x = self.token_embedding(ids) + self.positional_embedding  # [N, L, E]
+        for layer in self.layers:
+            x = layer(x, mask)  # [N, L, E]
+        return self.norm_final(x)
+
+
+class CaptionEmbedder(nn.Module):
+    """y_embedder: the encoder's words [N, L, E] → the DiT's width [N, L, D], an MLP as PixArt-α's y_proj."""
+
+    def __init__(self, in_channels, hidden_size):
+        super().__init__()
+        self.y_proj = Mlp(in_channels, hidden_size, hidden_size)
+
+    def forward(self, words):
+        return self.y_proj(words)
+
+
+def pool_words(text, mask):
+    """The mean of each caption's words [N, L, D] over its mask [N, L] (padding left out) → [N, D]."""
+    weights = mask.to(text.dtype).unsqueeze(-1)  # [N, L, 1]
+    return (text * weights).sum(dim=1) / weights.sum(dim=1)
+
+
+class TextDiT(nn.Module):
+    """A DiT conditioned on words: latent [N, C, H, W], timestep t [N], word ids y [N, L] (tokenizer.py's; [pad]
+    is 0) → [ε | v] as [N, 2C, H, W].
+
+    PixArt-α's design (its Figure 4 without adaLN-single): each block is the reference's adaLN-Zero block, its
+    shifts, scales and gates regressed from c, with a cross-attention layer between self-attention and the MLP
+    whose queries are the image tokens and whose keys and values are the words (padding masked out). The
+    cross-attention's output projection starts at zero, so a new block is the identity, as every adaLN-Zero
+    block is. Differences from PixArt-α, for this size: a text encoder trained with the DiT (not T5), a
+    LayerNorm before the cross-attention (as the cross-attention design of models/recipes/ablation.py), each
+    block's own adaLN_modulation (the reference's; not adaLN-single's shared one), and, with `pooled_text`, c =
+    t_embedder(t) + the mean of the caption's words, so the caption also modulates every block (Imagen and SD3
+    add a pooled text embedding to the timestep's the same way; the paper's Figure 5 found conditioning by
+    adaLN-Zero far better than by cross-attention alone, and the issue-16 probe that reached 38% top-1 used it).
+
+        x = x_embedder(x) + pos_embed                        [N, T, D]
+        w = y_embedder(text_encoder(y)), mask = y != [pad]   [N, L, D], [N, L]
+        c = t_embedder(t) (+ mean of w over mask)            [N, D]
+        x = block(x, c, w, mask), for each block             [N, T, D]
+        x = final_layer(x, c)                                [N, T, p·p·2C]
+        x = unpatchify(x)                                    [N, 2C, H, W]
+    """
+
+    def __init__(self, input_size=16, patch_size=2, in_channels=4, hidden_size=256, depth=8, num_heads=4,
+                 mlp_ratio=4.0, vocab_size=4096, max_length=16, text_width=256, text_depth=2, text_heads=4,
+                 text_mlp_ratio=4.0, caption_dropout_prob=0.1, pooled_text=True, learn_sigma=True):
+        super().__init__()
+        self.learn_sigma = learn_sigma
+        self.in_channels = in_channels
+        self.out_channels = in_channels * 2 if learn_sigma else in_channels
+        self.patch_size = patch_size
+        self.num_heads = num_heads
+        self.block = "adaLN-Zero"
+        self.pooled_text = pooled_text
+        self.x_embedder = PatchEmbed(input_size, patch_size, in_channels, hidden_size)
+        self.t_embedder = TimestepEmbedder(hidden_size)
+        self.text_encoder = TextEncoder(vocab_size, max_length, text_width, text_depth, text_heads, text_mlp_ratio,
+                                        caption_dropout_prob)
+        self.y_embedder = CaptionEmbedder(text_width, hidden_size)
+        self.pos_embed = nn.Parameter(torch.zeros(1, self.x_embedder.num_patches, hidden_size), requires_grad=False)
+        self.blocks = nn.ModuleList([DiTBlock(hidden_size, num_heads, mlp_ratio, self.block, text=True)
+                                     for _ in range(depth)])
+        self.final_layer = FinalLayer(hidden_size, patch_size, self.out_channels)
+        self.initialize_weights()
+
+    def initialize_weights(self):
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        grid = int(self.x_embedder.num_patches ** 0.5)
+        self.pos_embed.data.copy_(torch.from_numpy(sincos_pos_embed_2d(self.pos_embed.shape[-1], grid)).float()[None])
+        w = self.x_embedder.proj.weight.data
+        nn.init.xavier_uniform_(w.view([w.shape[0], -1]))
+        nn.init.zeros_(self.x_embedder.proj.bias)
+        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+        nn.init.normal_(self.text_encoder.token_embedding.weight, std=0.02)
+        nn.init.normal_(self.text_encoder.positional_embedding, std=0.01)
+        nn.init.normal_(self.y_embedder.y_proj.fc1.weight, std=0.02)  # PixArt-α's
+        nn.init.normal_(self.y_embedder.y_proj.fc2.weight, std=0.02)
+        zeroed = [self.final_layer.linear, self.final_layer.adaLN_modulation[-1]]
+        for block in self.blocks:  # every gate and every cross-attention output starts at 0: blocks start as identity
+            zeroed += [block.adaLN_modulation[-1], block.cross_attn.proj]
+        for layer in zeroed:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    unpatchify = DiT.unpatchify
+
+    def encode_text(self, y):
+        """Word ids [N, L] → the words as the blocks read them [N, L, D], and the mask [N, L] (True: a word)."""
+        mask = y != PAD_ID
+        return self.y_embedder(self.text_encoder(y, mask)), mask
+
+    def forward(self, x, t, y):
+        if self.training and self.text_encoder.dropout_prob > 0:
+            y = self.text_encoder.token_drop(y)  # caption dropout, for classifier-free guidance
+        text, mask = self.encode_text(y)  # [N, L, D], [N, L]
+        x = self.x_embedder(x) + self.pos_embed  # [N, T, D]
+        c = self.t_embedder(t)  # [N, D]
+        if self.pooled_text:
+            c = c + pool_words(text, mask)  # [N, D]
+        for block in self.blocks:
+            x = block(x, c, text, mask)  # [N, T, D]
+        return self.unpatchify(self.final_layer(x, c))  # [N, 2C, H, W]
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
  * @module
  */
 import { cpuInfo, describeCpu } from "../../lib/cpu.ts";
+import { requireClassCard } from "../../lib/model/card.ts";
 import { loadDiT, MODELS_DIR } from "../../lib/pipeline.ts";
 import type { SamplerName } from "../../lib/sampler.ts";
 
@@ -70,7 +71,10 @@ if (import.meta.main) {
   }
   const measured = JSON.parse(await Deno.readTextFile(file));
   const dit = await loadDiT(name, { precision: "int8" });
-  const classes = Array.from({ length: TIMED_IMAGES }, (_, i) => i % dit.card.classes.length);
+  const classes = Array.from(
+    { length: TIMED_IMAGES },
+    (_, i) => i % requireClassCard(dit.card).classes.length,
+  );
   await dit.sampleLatents({ classes, steps: 2, sampler: "ddim" }); // warm-up
   for (const row of measured.results as Row[]) {
     const start = performance.now();

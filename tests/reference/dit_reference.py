@@ -91,27 +91,31 @@ F = torch.nn.functional
 BLOCK_DESIGNS = ("adaLN-Zero", "adaLN", "cross-attention", "in-context")
 
 
-def heads_attention(q, k, v, heads):
-    """softmax(q kᵀ/√hd) v per head: q [B, T, D], k and v [B, S, D] → ([B, T, D], probabilities [B, heads, T, S])."""
+def heads_attention(q, k, v, heads, mask=None):
+    """softmax(q kᵀ/√hd) v per head: q [B, T, D], k and v [B, S, D] → ([B, T, D], probabilities [B, heads, T, S]);
+    keys where mask [B, S] is False get probability 0 (score −∞)."""
     (B, T, D), S = q.shape, k.shape[1]
     hd = D // heads
     q, k, v = (a.reshape(B, -1, heads, hd).permute(0, 2, 1, 3) for a in (q, k, v))
-    attn = ((q * hd ** -0.5) @ k.transpose(-2, -1)).softmax(dim=-1)
+    scores = (q * hd ** -0.5) @ k.transpose(-2, -1)
+    if mask is not None:
+        scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+    attn = scores.softmax(dim=-1)
     return (attn @ v).permute(0, 2, 1, 3).reshape(B, T, D), attn
 
 
-def self_attention(x, w, heads):
+def self_attention(x, w, heads, mask=None):
     """timm's Attention: qkv laid out [3, heads, hd]."""
     q, k, v = F.linear(x, w["qkv.weight"], w["qkv.bias"]).chunk(3, dim=-1)
-    out, attn = heads_attention(q, k, v, heads)
+    out, attn = heads_attention(q, k, v, heads, mask)
     return F.linear(out, w["proj.weight"], w["proj.bias"]), attn
 
 
-def cross_attention(x, context, w, heads):
+def cross_attention(x, context, w, heads, mask=None):
     """Queries from x, keys and values from the context: q, then kv laid out [2, heads, hd], then proj."""
     q = F.linear(x, w["q.weight"], w["q.bias"])
     k, v = F.linear(context, w["kv.weight"], w["kv.bias"]).chunk(2, dim=-1)
-    out, attn = heads_attention(q, k, v, heads)
+    out, attn = heads_attention(q, k, v, heads, mask)
     return F.linear(out, w["proj.weight"], w["proj.bias"]), attn
 
 
@@ -215,6 +219,83 @@ def block_design_fixtures():
                         "y": y.tolist(), "weights": {k: packed(v) for k, v in w.items()},
                         "blockOutputs": [packed(o) for o in outputs], "out": packed(out)})
     return cross, designs
+
+
+# ---- the text-conditioned DiT (PixArt-α's block: adaLN-Zero on t + the mean of the words, cross-attention to the
+# words of a small text encoder, [pad] = id 0 masked out), restated from the paper's description ---------------------
+def text_dit_forward(w, x, t, ids, a):
+    """Each encoder layer's output, the words, each block's output and [ε | v] of a text DiT with weights w."""
+    e, D, heads = a["textEncoder"], a["hiddenSize"], a["numHeads"]
+    norm = lambda h: F.layer_norm(h, (h.shape[-1],), eps=1e-6)
+    mlp = lambda h, p: F.linear(F.gelu(F.linear(h, w[p + "fc1.weight"], w[p + "fc1.bias"]), approximate="tanh"),
+                                w[p + "fc2.weight"], w[p + "fc2.bias"])
+    mask = ids != 0
+    h = w["text_encoder.token_embedding.weight"][ids] + w["text_encoder.positional_embedding"]
+    layers = []
+    for i in range(e["depth"]):
+        p = f"text_encoder.layers.{i}."
+        h = h + self_attention(norm(h), sub(w, p + "attn."), e["numHeads"], mask)[0]
+        h = h + mlp(norm(h), p + "mlp.")
+        layers.append(h)
+    words = mlp(norm(h), "y_embedder.y_proj.")  # [B, L, D]
+    pooled = (words * mask[..., None].float()).sum(dim=1) / mask.float().sum(dim=1, keepdim=True)
+    tokens = F.conv2d(x, w["x_embedder.proj.weight"], w["x_embedder.proj.bias"], stride=a["patchSize"])
+    tokens = tokens.flatten(2).transpose(1, 2) + w["pos_embed"]
+    t_freq = timestep_embedding(t, a["frequencyEmbeddingSize"])
+    c = F.linear(F.silu(F.linear(t_freq, w["t_embedder.mlp.0.weight"], w["t_embedder.mlp.0.bias"])),
+                 w["t_embedder.mlp.2.weight"], w["t_embedder.mlp.2.bias"]) + pooled
+    mod = lambda h, shift, scale: h * (1 + scale[:, None]) + shift[:, None]
+    blocks = []
+    for i in range(a["depth"]):
+        b = sub(w, f"blocks.{i}.")
+        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = F.linear(
+            F.silu(c), b["adaLN_modulation.1.weight"], b["adaLN_modulation.1.bias"]).chunk(6, dim=1)
+        tokens = tokens + gate_msa[:, None] * self_attention(mod(norm(tokens), shift_msa, scale_msa), sub(b, "attn."), heads)[0]
+        tokens = tokens + cross_attention(norm(tokens), words, sub(b, "cross_attn."), heads, mask)[0]
+        tokens = tokens + gate_mlp[:, None] * mlp(mod(norm(tokens), shift_mlp, scale_mlp), f"blocks.{i}.mlp.")
+        blocks.append(tokens)
+    shift, scale = F.linear(F.silu(c), w["final_layer.adaLN_modulation.1.weight"],
+                            w["final_layer.adaLN_modulation.1.bias"]).chunk(2, dim=1)
+    out = F.linear(mod(norm(tokens), shift, scale), w["final_layer.linear.weight"], w["final_layer.linear.bias"])
+    return layers, words, blocks, unpatchify(out, a["patchSize"], 2 * a["inChannels"])
+
+
+def text_dit_fixture():
+    """A small random text DiT (E ≠ D and head widths that differ, so a transposed weight cannot pass) on three
+    prompts: two words then [pad], every position a word, and the null caption ([null] = 2, then [pad])."""
+    a = {"inputSize": 4, "patchSize": 2, "inChannels": 4, "hiddenSize": 8, "depth": 2, "numHeads": 2, "mlpRatio": 4.0,
+         "learnSigma": True, "frequencyEmbeddingSize": 16, "block": "adaLN-Zero", "pooledText": True,
+         "textEncoder": {"vocabSize": 10, "maxLength": 4, "width": 6, "depth": 2, "numHeads": 3, "mlpRatio": 2.0}}
+    e, D, p, C = a["textEncoder"], a["hiddenSize"], a["patchSize"], a["inChannels"]
+    E, L, M, Me = e["width"], e["maxLength"], int(D * a["mlpRatio"]), int(e["width"] * e["mlpRatio"])
+    shapes = {"x_embedder.proj.weight": (D, C, p, p), "x_embedder.proj.bias": (D,),
+              "t_embedder.mlp.0.weight": (D, a["frequencyEmbeddingSize"]), "t_embedder.mlp.0.bias": (D,),
+              "t_embedder.mlp.2.weight": (D, D), "t_embedder.mlp.2.bias": (D,),
+              "text_encoder.token_embedding.weight": (e["vocabSize"], E),
+              "text_encoder.positional_embedding": (1, L, E),
+              "y_embedder.y_proj.fc1.weight": (D, E), "y_embedder.y_proj.fc1.bias": (D,),
+              "y_embedder.y_proj.fc2.weight": (D, D), "y_embedder.y_proj.fc2.bias": (D,),
+              "final_layer.adaLN_modulation.1.weight": (2 * D, D), "final_layer.adaLN_modulation.1.bias": (2 * D,),
+              "final_layer.linear.weight": (p * p * 2 * C, D), "final_layer.linear.bias": (p * p * 2 * C,)}
+    for i in range(e["depth"]):
+        for name, (rows, cols) in {"attn.qkv": (3 * E, E), "attn.proj": (E, E), "mlp.fc1": (Me, E),
+                                   "mlp.fc2": (E, Me)}.items():
+            shapes[f"text_encoder.layers.{i}.{name}.weight"] = (rows, cols)
+            shapes[f"text_encoder.layers.{i}.{name}.bias"] = (rows,)
+    for i in range(a["depth"]):
+        for name, (rows, cols) in {"adaLN_modulation.1": (6 * D, D), "attn.qkv": (3 * D, D), "attn.proj": (D, D),
+                                   "cross_attn.q": (D, D), "cross_attn.kv": (2 * D, D), "cross_attn.proj": (D, D),
+                                   "mlp.fc1": (M, D), "mlp.fc2": (D, M)}.items():
+            shapes[f"blocks.{i}.{name}.weight"] = (rows, cols)
+            shapes[f"blocks.{i}.{name}.bias"] = (rows,)
+    w = {name: randn(*shape) * (shape[-1] ** -0.5) for name, shape in sorted(shapes.items())}
+    w["pos_embed"] = sincos_2d(D, a["inputSize"] // p)[None]
+    x, t = randn(3, C, 4, 4), torch.tensor([999.0, 250.0, 3.0])
+    ids = torch.tensor([[3, 7, 0, 0], [9, 1, 4, 5], [2, 0, 0, 0]])
+    layers, words, blocks, out = text_dit_forward(w, x, t, ids, a)
+    return {"architecture": a, "x": packed(x), "t": t.tolist(), "ids": ids.tolist(),
+            "weights": {k: packed(v) for k, v in w.items()}, "encoderLayers": [packed(h) for h in layers],
+            "words": packed(words), "blockOutputs": [packed(h) for h in blocks], "out": packed(out)}
 
 
 # ---- schedules and respacing (numpy float64) ---------------------------------------------------------------
@@ -418,6 +499,8 @@ def main():
     out["samplers"] = sampler_fixtures()
 
     out["crossAttention"], out["blockDesigns"] = block_design_fixtures()
+
+    out["textDiT"] = text_dit_fixture()
 
     print(json.dumps(out))
 
