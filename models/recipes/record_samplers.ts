@@ -1,6 +1,7 @@
 /**
  * Quality against steps into the card, and the default sampler chosen from it:
- * `deno run -A models/recipes/record_samplers.ts NAME FILE` (FILE from evaluate_samplers.py).
+ * `deno run -A models/recipes/record_samplers.ts NAME FILE...` (each FILE from evaluate_samplers.py, on the
+ * same model, seed and samples; several files are one table, e.g. subsets measured apart on a CPU).
  *
  * For every sampler and step count in FILE it times sampling here, on this CPU, through ONNX Runtime exactly as
  * `deno task sample` runs (int8, guidance 4, 8 images, no decoding), and writes `quality.bySampler` (the
@@ -26,6 +27,8 @@ interface Row {
   steps: number;
   networkEvaluations: number;
   cpuSecondsPerImage?: number;
+  /** Where a row was not measured by evaluate_samplers.py: what measured it. */
+  source?: string;
   [guidance: string]: unknown;
 }
 type Measured = { accuracy: number; frechetDistance: number };
@@ -61,15 +64,51 @@ export function chooseDefault(rows: Row[]): { row: Row; chosenBy: string } {
   };
 }
 
+/** evaluate.py's DDIM-50 measurement (the card's `quality.byGuidanceScale`) as a row of the sampler table. */
+export function ddim50FromCard(quality: Record<string, unknown>): Row {
+  const measured = quality.byGuidanceScale as Record<string, Measured>;
+  if (
+    quality.sampler !== "ddim" || quality.samplingSteps !== 50 || !measured?.["4.0"] || !measured?.["1.0"]
+  ) {
+    throw new Error("the card's quality is not a DDIM-50 measurement at guidance 4 and 1 (run evaluate.py)");
+  }
+  const pick = ({ accuracy, frechetDistance }: Measured) => ({ accuracy, frechetDistance });
+  return {
+    sampler: "ddim",
+    steps: 50,
+    networkEvaluations: 50,
+    "4.0": pick(measured["4.0"]),
+    "1.0": pick(measured["1.0"]),
+    source: `${quality.command} on ${quality.hardware} (the card's quality.byGuidanceScale)`,
+  };
+}
+
 if (import.meta.main) {
-  const [name, file] = Deno.args;
-  if (!name || !file) {
+  const [name, ...files] = Deno.args;
+  if (!name || !files.length) {
     console.error(
-      "usage: deno run -A models/recipes/record_samplers.ts NAME FILE (from evaluate_samplers.py)",
+      "usage: deno run -A models/recipes/record_samplers.ts NAME FILE... (from evaluate_samplers.py)",
     );
     Deno.exit(2);
   }
-  const measured = JSON.parse(await Deno.readTextFile(file));
+  const parts = await Promise.all(files.map(async (f) => JSON.parse(await Deno.readTextFile(f))));
+  for (const part of parts.slice(1)) {
+    for (const key of ["model", "samples", "seed"]) {
+      if (part[key] !== parts[0][key]) {
+        throw new Error(`the files differ in ${key}: ${part[key]}, ${parts[0][key]}`);
+      }
+    }
+  }
+  const measured = {
+    ...parts[0],
+    command: parts.map((p) => p.command).join("; "),
+    results: parts.flatMap((p) => p.results as Row[]),
+  };
+  const path = `${MODELS_DIR}${name}/card.json`;
+  const card = JSON.parse(await Deno.readTextFile(path));
+  if (!measured.results.some((r: Row) => r.sampler === "ddim" && r.steps === 50)) {
+    measured.results.push(ddim50FromCard(card.quality));
+  }
   const dit = await loadDiT(name, { precision: "int8" });
   const classes = Array.from(
     { length: TIMED_IMAGES },
@@ -84,8 +123,6 @@ if (import.meta.main) {
   }
   await dit.close();
   const { row, chosenBy } = chooseDefault(measured.results);
-  const path = `${MODELS_DIR}${name}/card.json`;
-  const card = JSON.parse(await Deno.readTextFile(path));
   card.quality.bySampler = {
     ...measured,
     timing:
