@@ -41,13 +41,17 @@ const HEADERS = {
   "x-content-type-options": "nosniff",
 };
 
-/** The shipped models: each folder of `models/` with a card that reads. */
+/**
+ * The shipped models the page runs: each folder of `models/` with a card that reads and a VAE decoder to draw
+ * with (the block-design ablation's arms, which model the digits latent and ship no VAE, are left out).
+ */
 export function shippedModels(): ModelCard[] {
   return [...Deno.readDirSync(MODELS_DIR)]
     .filter((e) => e.isDirectory && e.name !== "recipes")
     .map((e) => e.name)
     .sort()
-    .map((name) => readCard(`${MODELS_DIR}${name}`));
+    .map((name) => readCard(`${MODELS_DIR}${name}`))
+    .filter((card) => card.files.vaeDecoder !== undefined);
 }
 
 /** The page's code and its attention worker, each with what it imports from `lib/`, as browser modules. */
