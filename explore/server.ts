@@ -43,7 +43,8 @@ const HEADERS = {
 
 /**
  * The shipped models the page runs: each folder of `models/` with a card that reads, class-conditioned (the page
- * picks a class; a text model such as `emoji-text` is left out).
+ * picks a class; a text model such as `emoji-text` is left out), and a VAE decoder to draw with (the block-design
+ * ablation's arms, which model the digits latent and ship no VAE, are left out).
  */
 export function shippedModels(): ModelCard[] {
   return [...Deno.readDirSync(MODELS_DIR)]
@@ -51,7 +52,7 @@ export function shippedModels(): ModelCard[] {
     .map((e) => e.name)
     .sort()
     .map((name) => readAnyCard(`${MODELS_DIR}${name}`))
-    .filter((card): card is ModelCard => !isTextCard(card));
+    .filter((card): card is ModelCard => !isTextCard(card) && card.files.vaeDecoder !== undefined);
 }
 
 /** The page's code and its attention worker, each with what it imports from `lib/`, as browser modules. */

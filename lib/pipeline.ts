@@ -417,6 +417,21 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
   }
 
   /**
+   * A model without a VAE decoder of its own (the block-design ablation's arms, which model the digits latent)
+   * cannot draw: say so before any work, and name the model whose VAE decodes its latents (the card's `vae.from`).
+   */
+  #checkDecoder(method: string): void {
+    if (this.card.files.vaeDecoder) return;
+    const from = (this.card as { vae?: { from?: unknown } }).vae?.from;
+    const next = typeof from === "string"
+      ? `${oneLine(from, 100)} decodes its latents (vae.from): call sampleLatents, then that model's decode`
+      : "call sampleLatents for its latents";
+    throw new Error(
+      `${method}: ${this.card.name} ships no VAE decoder (card.json files.vaeDecoder); ${next}`,
+    );
+  }
+
+  /**
    * Decodes DiT latents to images in [-1, 1]: the VAE decoder applied to latents ÷ scale factor.
    *
    * @example Pure noise decodes to an image-shaped mess
@@ -430,6 +445,7 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
    * ```
    */
   async decode(latents: Tensor): Promise<Tensor> {
+    this.#checkDecoder("decode");
     const bad = describeNonFinite(latents.data);
     if (bad) throw new Error(`decode: the latents have non-finite values (${bad}); expected finite latents`);
     const scaleFactor = this.card.latent.scaleFactor;
@@ -513,6 +529,7 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
    * ```
    */
   async sample(options: SampleOptions): Promise<SampleResult> {
+    this.#checkDecoder("sample");
     const result = await this.sampleLatents(options);
     const { batchSize = DEFAULT_BATCH_SIZE, signal } = options;
     const n = result.latents.shape[0];

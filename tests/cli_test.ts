@@ -114,7 +114,11 @@ Deno.test("--sampler heun with --guidance-interval: the header names them, the p
 Deno.test("every bad input exits non-zero with one line naming what was wrong and what is accepted", async () => {
   await withTempDir(async (dir) => {
     const cases: [string[], number, RegExp][] = [
-      [["--model", "cats"], 1, /unknown model "cats"; expected one of digits, emoji/],
+      [
+        ["--model", "cats"],
+        1,
+        /unknown model "cats"; expected one of digits, digits-adaln, digits-adaln-zero, digits-cross-attention, digits-in-context, digits-unet, emoji/,
+      ],
       [
         ["--model", "digits", "--class", "11"],
         1,

@@ -29,9 +29,17 @@ const MODELS = new URL("../models/", import.meta.url).pathname;
 
 /**
  * Glass box against ONNX Runtime, max |a − b| / max |b|: both compute in float32, in different orders
- * (measured: 3.3e-7 digits, 4.5e-7 emoji).
+ * (measured: 3.3e-7 digits, 4.5e-7 emoji; the ablation's arms 2.8e-7 to 4.4e-7).
  */
 const MAX_RELATIVE_ERROR = 1e-6;
+
+/** The block-design ablation's DiT arms (issue 15), one per design; the fifth arm, the U-Net, has no glass box. */
+const ARMS: Record<string, BlockDesign> = {
+  "digits-adaln-zero": "adaLN-Zero",
+  "digits-adaln": "adaLN",
+  "digits-cross-attention": "cross-attention",
+  "digits-in-context": "in-context",
+};
 
 /** max |a − b| / max |b|: the error relative to the output's scale. */
 function relativeError(a: Tensor, b: Tensor): number {
@@ -46,11 +54,12 @@ function relativeError(a: Tensor, b: Tensor): number {
 const int64 = (values: number[]) =>
   new ort.Tensor("int64", BigInt64Array.from(values.map(BigInt)), [values.length]);
 
-for (const name of ["digits", "emoji"]) {
+for (const name of ["digits", "emoji", ...Object.keys(ARMS)]) {
   const dir = `${MODELS}${name}`;
 
   Deno.test(`${name}: the glass box's output equals ONNX Runtime's (max relative error ≤ ${MAX_RELATIVE_ERROR.toExponential()})`, async () => {
     const box = loadGlassBox(dir);
+    assert.equal(box.parameters.design, ARMS[name] ?? "adaLN-Zero");
     const { channels: C, height: H, width: W } = box.card.latent;
     const x = new SeededRandom(7).randn([2, C, H, W]);
     const t = [999, 17], y = [1, box.card.nullClassId]; // a real class and the null class
@@ -67,21 +76,37 @@ for (const name of ["digits", "emoji"]) {
   });
 }
 
-/** The intermediates have the shapes the architecture implies and mean what they say. */
+/** The intermediates have the shapes the architecture and its block design imply, and mean what they say. */
 function checkIntermediates(
   glass: DiTIntermediates,
   a: DiTCardArchitecture,
   dit: DiTParameters,
 ): void {
-  const B = 2, D = a.hiddenSize, T = (a.inputSize / a.patchSize) ** 2;
+  const design = dit.design, B = 2, D = a.hiddenSize, T = (a.inputSize / a.patchSize) ** 2;
+  const S = design === "in-context" ? T + 2 : T; // the tokens the blocks see
   assert.deepEqual(glass.patchTokens.shape, [B, T, D]);
-  // tokens − patchTokens is the positional table, the same for both samples
+  assert.deepEqual(glass.tokens.shape, [B, S, D]);
+  // the image tokens − patchTokens are the positional table, the same for both samples
   const pos = sincosPosEmbed2d(D, a.inputSize / a.patchSize).data;
-  for (let i = 0; i < B * T * D; i++) {
-    assert.equal(glass.tokens.data[i], Math.fround(glass.patchTokens.data[i] + pos[i % (T * D)]));
+  for (let b = 0; b < B; b++) {
+    for (let i = 0; i < T * D; i++) {
+      assert.equal(
+        glass.tokens.data[b * S * D + i],
+        Math.fround(glass.patchTokens.data[b * T * D + i] + pos[i]),
+      );
+    }
   }
-  for (const v of [glass.tEmbedding, glass.yEmbedding, glass.c, glass.finalShift, glass.finalScale]) {
-    assert.deepEqual(v?.shape, [B, D]);
+  if (design === "in-context") { // then t and y, as the last two tokens
+    for (let b = 0; b < B; b++) {
+      assert.deepEqual(glass.tokens.select(b, T), glass.tEmbedding.select(b));
+      assert.deepEqual(glass.tokens.select(b, T + 1), glass.yEmbedding.select(b));
+    }
+  }
+  for (const v of [glass.tEmbedding, glass.yEmbedding, glass.c]) assert.deepEqual(v.shape, [B, D]);
+  assert.deepEqual(glass.conditioningTokens.shape, [B, 2, D]);
+  const adaptive = design === "adaLN-Zero" || design === "adaLN";
+  for (const v of [glass.finalShift, glass.finalScale]) {
+    assert.deepEqual(v?.shape, adaptive ? [B, D] : undefined);
   }
   // sample 1 asked for the null class: its label embedding is the table's last row
   assert.deepEqual(
@@ -89,40 +114,56 @@ function checkIntermediates(
     dit.yEmbedder.embeddingTable.data.subarray(a.numClasses * D),
   );
   assert.equal(glass.blocks.length, a.depth);
-  for (const [i, block] of glass.blocks.entries()) {
-    for (
-      const gate of [
-        block.shiftMsa,
-        block.scaleMsa,
-        block.gateMsa,
-        block.shiftMlp,
-        block.scaleMlp,
-        block.gateMlp,
-      ]
-    ) {
-      assert.deepEqual(gate?.shape, [B, D], `block ${i}`);
+  const rowsSumToOne = (p: Tensor, what: string) => {
+    const n = p.shape.at(-1)!;
+    for (let row = 0; row < p.size / n; row++) {
+      const sum = p.data.subarray(row * n, (row + 1) * n).reduce((s, v) => s + v);
+      assert.ok(Math.abs(sum - 1) < 1e-5, `${what}, row ${row} sums to ${sum}`);
     }
-    assert.deepEqual(block.output.shape, [B, T, D]);
-    assert.deepEqual(block.attention.shape, [B, a.numHeads, T, T]);
-    for (let row = 0; row < B * a.numHeads * T; row++) {
-      const sum = block.attention.data.subarray(row * T, (row + 1) * T).reduce((s, p) => s + p);
-      assert.ok(Math.abs(sum - 1) < 1e-5, `block ${i}, attention row ${row} sums to ${sum}`);
+  };
+  for (const [i, block] of glass.blocks.entries()) {
+    for (const name of ["shiftMsa", "scaleMsa", "shiftMlp", "scaleMlp"] as const) {
+      assert.deepEqual(block[name]?.shape, adaptive ? [B, D] : undefined, `block ${i} ${name}`);
+    }
+    for (const name of ["gateMsa", "gateMlp"] as const) {
+      assert.deepEqual(
+        block[name]?.shape,
+        design === "adaLN-Zero" ? [B, D] : undefined,
+        `block ${i} ${name}`,
+      );
+    }
+    assert.deepEqual(block.output.shape, [B, S, D]);
+    assert.deepEqual(block.attention.shape, [B, a.numHeads, S, S]);
+    rowsSumToOne(block.attention, `block ${i}, attention`);
+    if (design === "cross-attention") { // each image token splits its attention between the t and the y token
+      assert.deepEqual(block.crossAttention?.shape, [B, a.numHeads, T, 2]);
+      rowsSumToOne(block.crossAttention!, `block ${i}, cross-attention`);
+    } else {
+      assert.equal(block.crossAttention, undefined);
     }
   }
   // a trained adaLN-Zero model has opened its gates
-  assert.ok(glass.blocks[0].gateMsa!.data.some((g) => Math.abs(g) > 1e-3));
+  if (design === "adaLN-Zero") assert.ok(glass.blocks[0].gateMsa!.data.some((g) => Math.abs(g) > 1e-3));
   assert.deepEqual(glass.finalTokens.shape, [B, T, a.patchSize ** 2 * 2 * a.inChannels]);
   assert.deepEqual(glass.out.shape, [B, 2 * a.inChannels, a.inputSize, a.inputSize]);
 }
 
 /** The parts, called one by one as a learner would, give the forward pass's intermediates. */
 function checkParts(glass: DiTIntermediates, dit: DiTParameters, x: Tensor, t: number[], y: number[]): void {
-  const { tokens, c } = embed(dit, x, t, y);
+  const { tokens, c, conditioningTokens } = embed(dit, x, t, y);
   assert.deepEqual(tokens, glass.tokens);
+  // the cross-attention blocks read t and y as two tokens; the others c (in-context: not at all, they are in h)
+  const conditioning = dit.design === "cross-attention" ? conditioningTokens : c;
   let h = tokens;
   for (const [i, block] of dit.blocks.entries()) {
-    h = ditBlock("adaLN-Zero", block, h, c, dit.architecture.numHeads).output;
+    h = ditBlock(dit.design, block, h, conditioning, dit.architecture.numHeads).output;
     assert.deepEqual(h, glass.blocks[i].output, `block ${i}`);
+  }
+  if (dit.design === "in-context") { // the t and y tokens leave after the last block
+    const [B, S, D] = h.shape, T = S - 2;
+    const image = new Float32Array(B * T * D);
+    for (let b = 0; b < B; b++) image.set(h.data.subarray(b * S * D, b * S * D + T * D), b * T * D);
+    h = new Tensor(image, [B, T, D]);
   }
   assert.deepEqual(finalLayer(dit.finalLayer, h, c).output, glass.finalTokens);
 }

@@ -32,7 +32,7 @@ if (!chromium) {
   console.error(`\n!!! ${line}\n`);
 }
 
-Deno.test("the eleven notebooks are there", () => assert.equal(listNotebooks().length, 11));
+Deno.test("the twelve notebooks are there", () => assert.equal(listNotebooks().length, 12));
 
 for (const name of listNotebooks()) {
   Deno.test({

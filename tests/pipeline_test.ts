@@ -75,7 +75,7 @@ Deno.test("classes by name or id; unknown classes and bad options are rejected b
 Deno.test("loadDiT names what is wrong: unknown model, missing or corrupt files, a card that disagrees", async () => {
   await assert.rejects(
     loadDiT("cats"),
-    /unknown model "cats"; expected one of digits, emoji or a folder holding card\.json/,
+    /unknown model "cats"; expected one of digits, digits-adaln, digits-adaln-zero, digits-cross-attention, digits-in-context, digits-unet, emoji or a folder holding card\.json/,
   );
   const dir = await Deno.makeTempDir({ prefix: "dit-model-" });
   try {
@@ -140,7 +140,9 @@ Deno.test("loadDiT takes a shipped model by name only: a bare name cannot climb 
   for (const name of ["..", ".", "recipes", "", "digits\n"]) {
     await assert.rejects(
       loadDiT(name),
-      (e: Error) => /^unknown model ".*"; expected one of digits, emoji or a folder/.test(e.message),
+      (e: Error) =>
+        /^unknown model ".*"; expected one of digits, digits-adaln, digits-adaln-zero, digits-cross-attention, digits-in-context, digits-unet, emoji or a folder/
+          .test(e.message),
       JSON.stringify(name),
     );
   }
@@ -158,4 +160,39 @@ Deno.test("await using closes the ONNX Runtime sessions at the end of the scope"
     assert.deepEqual((await dit.forward(x, [999], [0])).shape, [1, 8, 8, 8]);
   }
   await assert.rejects(closed.forward(x, [999], [0]), /disposed/);
+});
+
+Deno.test("the U-Net arm of the block-design ablation samples through loadDiT, and the digits classifier reads its digits", async () => {
+  // the arms model the digits latent and ship no VAE: models/digits decodes and classifies their samples
+  await using unet = await loadDiT("digits-unet");
+  await using digits = await loadDiT("digits");
+  assert.equal(unet.card.architecture.type, "UNet");
+  assert.deepEqual(unet.card.latent, digits.card.latent);
+  const classes = requireClassCard(unet.card).classes.map((c) => c.name);
+  const { latents, labels: asked } = await unet.sampleLatents({
+    classes,
+    steps: 25,
+    guidanceScale: 4,
+    seed: 0,
+  });
+  assert.deepEqual(latents.shape, [10, 4, 8, 8]);
+  const images = await digits.decode(latents);
+  const classifier = await openSession(`${digits.dir}/${digits.card.files.classifier}`);
+  const logits = fromOrtTensor((await classifier.run({ image: toOrtTensor(images) })).logits);
+  await classifier.release();
+  const labels = asked!; // a class model returns the labels it drew
+  const predicted = labels.map((_, i) => {
+    const row = [...logits.data.subarray(i * 10, (i + 1) * 10)];
+    return row.indexOf(Math.max(...row));
+  });
+  const right = predicted.filter((p, i) => p === labels[i]).length;
+  // its card: 100% at guidance 4 (500 samples, DDIM 50)
+  assert.ok(right >= 9, `the classifier read ${right} of 10 of the U-Net's digits as asked: ${predicted}`);
+  // it cannot draw by itself, and says whose VAE can, before sampling anything
+  for (const call of [() => unet.sample({ classes: ["3"] }), () => unet.decode(latents)]) {
+    await assert.rejects(
+      call(),
+      /^Error: (sample|decode): digits-unet ships no VAE decoder \(card\.json files\.vaeDecoder\); models\/digits decodes its latents \(vae\.from\): call sampleLatents, then that model's decode$/,
+    );
+  }
 });

@@ -19,9 +19,13 @@ slowest, and all train the same number of steps (a multiple of --eval-every). --
 
 Writes into --out: prepared.pt (the encoded data, shared by the runs), runs/ARM-SEED.json (each run's curve,
 losses and final measurement) and .pt (its EMA weights), results.json (everything, with the table by arm: mean
-and each seed), results.png (the curves, where matplotlib is installed) and models/ARM/ (the seed-0 model of
-each arm as ONNX with its card: architecture with block and Gflops, quality, training). The cards name no VAE:
-the arms model the digits latent, so `loadDiT(models/ARM)` samples latents and models/digits decodes them.
+and each seed), results.png (the curves, where matplotlib is installed) and models/digits-ARM/ (the seed-0 model
+of each arm as ONNX with its card: architecture with block and Gflops, quality, training; folder and card named
+as they ship in models/: digits-adaln-zero, digits-adaln, digits-cross-attention, digits-in-context,
+digits-unet). A DiT arm ships its float32 graph only (dit.onnx and dit.weights): its quality is measured on
+what that graph computes, and at these sizes an int8 graph would save no time worth its files. The cards name
+no VAE: the arms model the digits latent, so `loadDiT(models/digits-ARM)` samples latents and models/digits
+decodes them.
 
 Smoke test on a CPU (minutes): `python3 models/recipes/ablation.py --out /tmp/ablation --steps 20
 --eval-every 10 --batch 32 --curve-samples-per-class 2 --final-samples-per-class 2 --sampling-steps 3`.
@@ -41,7 +45,8 @@ import torch
 from common import REPO, Dataset, hardware, save_atomic
 from diffusion import Diffusion, ddim_sample, linear_betas
 from evaluate import classify, frechet_distance
-from export import architecture_of, export_network, onnx_state_dict, round_to_float16, round_to_int8
+from export import (architecture_of, export_network, onnx_state_dict, round_to_float16, round_to_int8,
+                    write_card)
 from models import VAE, Classifier, DiT, UNet
 from train import update_ema
 
@@ -322,8 +327,30 @@ def plot(results, path):
     print(f"wrote {path}")
 
 
+def shipped_name(arm):
+    """The folder an arm ships as under models/, and its card's name: digits-adaln-zero, …, digits-unet."""
+    return f"digits-{arm.lower()}"
+
+
+def without_int8_graph(folder):
+    """Remove a DiT arm's int8 graph (dit_int8.onnx) and what its card says of it, so that the folder holds the
+    float32 graph and its weights only: the graph whose quality the ablation measured."""
+    folder = pathlib.Path(folder)
+    card = json.loads((folder / "card.json").read_text())
+    name = card["files"].pop("ditInt8")
+    onnx = card["onnx"]
+    onnx.pop(name)
+    onnx.pop("int8")
+    for part in ("maxRelativeError", "cpu"):
+        onnx["check"][part].pop(name)
+    onnx["weights"] = onnx["weights"].replace(" for both DiT graphs", "")
+    write_card(folder, card)
+    (folder / name).unlink()
+
+
 def export_arms(args, prepared, results, out):
-    """Each arm's seed-0 model → out/models/ARM/: its ONNX files as shipped, and a card with quality and training."""
+    """Each arm's seed-0 model → out/models/digits-ARM/: its ONNX files as shipped (a DiT's float32 graph only),
+    and a card with quality and training."""
     num_classes = len(prepared["classes"])
     latent = {"channels": prepared["means"].shape[1], "height": prepared["means"].shape[-1],
               "width": prepared["means"].shape[-1], "scaleFactor": prepared["scale_factor"]}
@@ -335,17 +362,23 @@ def export_arms(args, prepared, results, out):
         int8 = round_as_shipped(model)
         run = next(r for r in results["arms"][arm]["runs"] if r["seed"] == seed)
         kind = "a U-Net" if arm == "UNet" else f"a DiT of {arm} blocks"
-        export_network(model, out / "models" / arm, f"digits-{arm.lower()}",
+        folder = out / "models" / shipped_name(arm)
+        export_network(model, folder, shipped_name(arm),
                        f"Digits, {kind}: one arm of the block-design ablation (models/recipes/ablation.py), seed {seed}; "
                        "decode its latents with models/digits' VAE.", float16=True, int8=int8, latent=latent, extra={
                            "classes": [{"id": i, "name": c} for i, c in enumerate(prepared["classes"])],
                            "vae": {"from": "models/digits", "note": "the same latent and scale factor: decode with "
                                                                     "models/digits' vae_decoder.onnx"},
                            "quality": {**results["protocol"]["final"], "seed": seed,
-                                       "byGuidanceScale": run["final"], "command": results["command"]},
+                                       "byGuidanceScale": run["final"],
+                                       "everySeed": {"seeds": results["training"]["seeds"],
+                                                     "byGuidanceScale": results["arms"][arm]["final"]},
+                                       "command": results["command"]},
                            "training": {**results["training"], "seed": seed, "seconds": run["trainSeconds"],
                                         "hardware": run["hardware"]},
                        })
+        if arm != "UNet":
+            without_int8_graph(folder)
 
 
 def main():
