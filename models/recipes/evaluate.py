@@ -139,7 +139,8 @@ def sampler_table(card):
     if not b:
         return ""
     rows = "\n".join(
-        f"| {r['sampler']} | {r['steps']} | {r['networkEvaluations']} | {r['4.0']['accuracy']:.1%} | "
+        f"| {r['sampler']}{' (' + r['source'] + ')' if r.get('source') else ''} | {r['steps']} | "
+        f"{r['networkEvaluations']} | {r['4.0']['accuracy']:.1%} | "
         f"{r['4.0']['frechetDistance']} | {r['1.0']['accuracy']:.1%} | {r['1.0']['frechetDistance']} | "
         f"{r['cpuSecondsPerImage']:.3f} |" for r in b["results"])
     s = card["sampling"]

@@ -73,6 +73,13 @@ def run_sampler(dit, name, steps, x, labels, null_label, guidance_scale, generat
     return x, len(kept)
 
 
+def cpu_name():
+    """The CPU's model name and core count, for a measurement made without a GPU."""
+    names = [line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
+             if line.startswith("model name")]
+    return f"CPU: {names[0] if names else 'unknown'}, {len(names)} cores, PyTorch {torch.__version__}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", choices=sorted(SAMPLES_PER_CLASS), required=True)
@@ -122,7 +129,7 @@ def main():
         print(json.dumps({k: (v if not isinstance(v, dict) else {kk: vv for kk, vv in v.items() if kk != "accuracyByClass"})
                           for k, v in row.items()}), flush=True)
     out = {"model": args.data, "samples": len(labels), "seed": SEED, "guidanceScales": list(GUIDANCE_SCALES),
-           "hardware": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
+           "hardware": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
            "command": " ".join(["python3 models/recipes/evaluate_samplers.py --data", args.data,
                                 *(["--samplers", *args.samplers] if args.samplers else []),
                                 *(["--steps", *map(str, args.steps)] if args.steps != list(STEPS) else [])]),

@@ -67,9 +67,9 @@ export function chooseDefault(rows: Row[]): { row: Row; chosenBy: string } {
 /** evaluate.py's DDIM-50 measurement (the card's `quality.byGuidanceScale`) as a row of the sampler table. */
 export function ddim50FromCard(quality: Record<string, unknown>): Row {
   const measured = quality.byGuidanceScale as Record<string, Measured>;
-  if (
-    quality.sampler !== "ddim" || quality.samplingSteps !== 50 || !measured?.["4.0"] || !measured?.["1.0"]
-  ) {
+  // evaluate.py names its sampler in words: "DDIM, eta 0, guidance on all ε channels"
+  const ddim = typeof quality.sampler === "string" && /^DDIM, eta 0\b/.test(quality.sampler);
+  if (!ddim || quality.samplingSteps !== 50 || !measured?.["4.0"] || !measured?.["1.0"]) {
     throw new Error("the card's quality is not a DDIM-50 measurement at guidance 4 and 1 (run evaluate.py)");
   }
   const pick = ({ accuracy, frechetDistance }: Measured) => ({ accuracy, frechetDistance });
