@@ -147,8 +147,10 @@ async function generate(
   assert.equal(state.state, "done", `${model}: ${state.error}`);
   assert.equal(state.frames, state.steps, `${model}: one frame per step`);
   assert.ok(Number(state.spread) > 50, `${model}: x̂0 is nearly blank (pixel spread ${state.spread})`);
+  // the three ε share one grey scale, set by the largest |value| among them, usually the guided ε's
+  // (uncond + 4·(cond − uncond)): ε_uncond's own spread can be a fifth of the range, but a cleared canvas has none
   assert.ok(
-    Number(state.uncondSpread) > 50,
+    Number(state.uncondSpread) > 16,
     `${model}: ε_uncond is not drawn (pixel spread ${state.uncondSpread})`,
   );
   return JSON.parse(state.timings) as Record<string, number>;
