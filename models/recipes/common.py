@@ -1,6 +1,6 @@
 """What the recipe's scripts share: the dataset loader, distributed setup, and the run folder."""
-import gzip
 import json
+import lzma
 import os
 import pathlib
 
@@ -38,7 +38,7 @@ class Dataset:
             raise SystemExit(f"no data at {folder}: run `deno run -A models/recipes/data.ts {name}` first")
         self.meta = json.loads((folder / "meta.json").read_text())
         m = self.meta
-        raw = np.frombuffer(gzip.decompress((folder / "images.u8.gz").read_bytes()), dtype=np.uint8)
+        raw = np.frombuffer(lzma.decompress((folder / "images.u8.xz").read_bytes()), dtype=np.uint8)
         images = torch.from_numpy(raw.reshape(m["count"], m["height"], m["width"], m["channels"]).copy())
         self.images = (images.permute(0, 3, 1, 2).float() / 127.5 - 1.0).to(device)
         self.labels = torch.tensor(m["labels"], dtype=torch.long, device=device)
