@@ -11,7 +11,8 @@
  *
  * Each dataset lands in `.cache/data/<name>/` (git-ignored) as `images.u8.xz`, all images as uint8 HWC
  * concatenated and compressed by xz, and `meta.json`, which gives the shape, classes, labels, held-out split, groups,
- * ids and the sources with their licences. `models/recipes/common.py` reads the pair back. Beside the emoji
+ * ids and the sources with their licences. `models/recipes/common.py` reads the pair back (and notebook 06, through
+ * the npm package `xz-decompress`). Beside the emoji
  * images go `captions.json`, every emoji's names and keywords with the text held-out set and the caption
  * sources (see captions.ts), and `vocab.json`, the tokenizer's vocabulary of the training captions; the
  * images and meta.json are the same bytes with or without them.
