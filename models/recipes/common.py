@@ -92,7 +92,12 @@ class Distributed:
 
 
 def hardware(device):
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    """What a measurement ran on: the GPU's name, or the CPU's model name, core count and PyTorch version."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    names = [line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
+             if line.startswith("model name")]
+    return f"CPU: {names[0] if names else 'unknown'}, {len(names)} cores, PyTorch {torch.__version__}"
 
 
 def save_atomic(obj, path):

@@ -18,7 +18,7 @@ import pathlib
 import numpy as np
 import torch
 
-from common import REPO, RUNS, Dataset
+from common import REPO, RUNS, Dataset, hardware
 from diffusion import ddim_sample, linear_betas
 from export import load_shipped_dit, onnx_state_dict, round_to_float16, write_card
 from models import DiT, VAE, Classifier
@@ -272,7 +272,7 @@ def main():
     _, train_features = classify(classifier, data.images[data.train])
     quality["frechetDistanceTrainVsHeldoutReal"] = round(frechet_distance(train_features, real_features), 3)
     quality["nearCopyThresholdByClass"] = {data.classes[c]: round(v, 3) for c, v in thresholds.items()}
-    quality["hardware"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    quality["hardware"] = hardware(device)
     quality["command"] = f"python3 models/recipes/evaluate.py --data {args.data}"
     if args.print_only:
         print(json.dumps(quality, ensure_ascii=False))

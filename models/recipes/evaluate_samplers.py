@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from common import REPO, Dataset
+from common import REPO, Dataset, hardware
 from diffusion import Diffusion, ddim_timesteps, linear_betas
 from evaluate import GUIDANCE_SCALES, SAMPLES_PER_CLASS, SEED, classify, frechet_distance
 from export import load_shipped
@@ -73,13 +73,6 @@ def run_sampler(dit, name, steps, x, labels, null_label, guidance_scale, generat
     return x, len(kept)
 
 
-def cpu_name():
-    """The CPU's model name and core count, for a measurement made without a GPU."""
-    names = [line.split(":", 1)[1].strip() for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines()
-             if line.startswith("model name")]
-    return f"CPU: {names[0] if names else 'unknown'}, {len(names)} cores, PyTorch {torch.__version__}"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", choices=sorted(SAMPLES_PER_CLASS), required=True)
@@ -129,7 +122,7 @@ def main():
         print(json.dumps({k: (v if not isinstance(v, dict) else {kk: vv for kk, vv in v.items() if kk != "accuracyByClass"})
                           for k, v in row.items()}), flush=True)
     out = {"model": args.data, "samples": len(labels), "seed": SEED, "guidanceScales": list(GUIDANCE_SCALES),
-           "hardware": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
+           "hardware": hardware(device),
            "command": " ".join(["python3 models/recipes/evaluate_samplers.py --data", args.data,
                                 *(["--samplers", *args.samplers] if args.samplers else []),
                                 *(["--steps", *map(str, args.steps)] if args.steps != list(STEPS) else [])]),

@@ -29,7 +29,7 @@ import pathlib
 import numpy as np
 import torch
 
-from common import REPO, RUNS, Dataset
+from common import REPO, RUNS, Dataset, hardware
 from diffusion import ddim_sample, ddim_timesteps, linear_betas
 from evaluate import classify
 from export import load_shipped_dit, onnx_state_dict, write_card
@@ -269,7 +269,7 @@ def main():
         } for k, p in enumerate(EVERYDAY)],
         "lookedAt": "not yet: a person looks at everyday.png and writes here which prompts came out right",
     }
-    quality["hardware"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    quality["hardware"] = hardware(device)
     quality["command"] = "python3 models/recipes/evaluate_text.py"
     if args.print_only:
         print(json.dumps(quality, ensure_ascii=False))
