@@ -99,17 +99,16 @@ def save_grid(images, rows, path):
     Image.fromarray(grid.squeeze(-1).numpy() if c == 1 else grid.numpy()).save(path)
 
 
-def plot_losses(ckpt, path):
+def plot_curves(panels, path):
+    """Loss curves side by side, log scale: `panels` is a list of (title, log, key), log a list of {step, key}."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    stages = [("vae", "mse"), ("classifier", "loss"), ("dit", "mse"), ("dit", "vb")]
-    fig, axes = plt.subplots(1, len(stages), figsize=(4 * len(stages), 3))
-    for ax, (stage, key) in zip(axes, stages):
-        log = ckpt[stage]["log"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3))
+    for ax, (title, log, key) in zip(axes, panels):
         ax.plot([r["step"] for r in log], [r[key] for r in log])
-        ax.set_title(f"{stage}: {key}")
+        ax.set_title(title)
         ax.set_xlabel("step")
         ax.set_yscale("log")
     fig.tight_layout()
@@ -277,7 +276,8 @@ def main():
     if args.print_only:
         print(json.dumps(quality, ensure_ascii=False))
         return
-    plot_losses(ckpt, out / "training.png")
+    stages = [("vae", "mse"), ("classifier", "loss"), ("dit", "mse"), ("dit", "vb")]
+    plot_curves([(f"{stage}: {key}", ckpt[stage]["log"], key) for stage, key in stages], out / "training.png")
 
     card = json.loads((out / "card.json").read_text())
     card["quality"] = quality

@@ -31,7 +31,7 @@ import torch
 
 from common import REPO, RUNS, Dataset, hardware
 from diffusion import ddim_sample, ddim_timesteps, linear_betas
-from evaluate import classify
+from evaluate import classify, plot_curves
 from export import load_shipped_dit, onnx_state_dict, write_card
 from models import VAE, Classifier
 from tokenizer import null_caption, split_words, tokenize
@@ -153,21 +153,6 @@ def save_everyday(images, prompts, per_prompt, path):
     sheet.save(path)
 
 
-def plot_loss(log, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    for ax, key in zip(axes, ("mse", "vb")):
-        ax.plot([r["step"] for r in log], [r[key] for r in log])
-        ax.set_title(f"text-dit: {key}")
-        ax.set_xlabel("step")
-        ax.set_yscale("log")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=str(REPO / "models" / "emoji-text"), help="the text model's folder")
@@ -278,7 +263,8 @@ def main():
     card["files"]["everyday"] = "everyday.png"
     checkpoint = RUNS / (args.run or args.data) / "text-dit.pt"
     if checkpoint.exists():
-        plot_loss(torch.load(checkpoint, map_location="cpu")["log"], folder / "training.png")
+        log = torch.load(checkpoint, map_location="cpu")["log"]
+        plot_curves([(f"text-dit: {key}", log, key) for key in ("mse", "vb")], folder / "training.png")
         card["files"]["training"] = "training.png"
     card["quality"] = quality
     card["sampling"] = {"sampler": best, "steps": args.default_steps,
