@@ -236,6 +236,27 @@ class FinalLayer(nn.Module):
         return self.linear(modulate(self.norm_final(x), shift, scale))
 
 
+def initialize_backbone(model):
+    """The reference's initialization of what every DiT here shares: each Linear Xavier-uniform with zero bias,
+    pos_embed the fixed 2-D sin-cos table, the patch embedding like a Linear over the flattened patch."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
+    grid = int(model.x_embedder.num_patches ** 0.5)
+    model.pos_embed.data.copy_(torch.from_numpy(sincos_pos_embed_2d(model.pos_embed.shape[-1], grid)).float()[None])
+    w = model.x_embedder.proj.weight.data
+    nn.init.xavier_uniform_(w.view([w.shape[0], -1]))
+    nn.init.zeros_(model.x_embedder.proj.bias)
+
+
+def zero_layers(layers):
+    """Weights and biases to 0: a layer that starts contributing nothing."""
+    for layer in layers:
+        nn.init.zeros_(layer.weight)
+        nn.init.zeros_(layer.bias)
+
+
 class DiT(nn.Module):
     """Diffusion Transformer: latent [N, C, H, W], timestep t [N], label y [N] → [ε | v] as [N, 2C, H, W].
     `block` is the conditioning design of every block (BLOCK_DESIGNS); the reference's is adaLN-Zero."""
@@ -259,24 +280,14 @@ class DiT(nn.Module):
         self.initialize_weights()
 
     def initialize_weights(self):
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
-        grid = int(self.x_embedder.num_patches ** 0.5)
-        self.pos_embed.data.copy_(torch.from_numpy(sincos_pos_embed_2d(self.pos_embed.shape[-1], grid)).float()[None])
-        w = self.x_embedder.proj.weight.data
-        nn.init.xavier_uniform_(w.view([w.shape[0], -1]))  # like a Linear over the flattened patch
-        nn.init.zeros_(self.x_embedder.proj.bias)
+        initialize_backbone(self)
         nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
         nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
         nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
         zeroed = [self.final_layer.linear]  # every design starts predicting ε̂ = 0, v = 0
         if self.block == "adaLN-Zero":  # every gate starts at 0, so every block starts as the identity
             zeroed += [block.adaLN_modulation[-1] for block in self.blocks] + [self.final_layer.adaLN_modulation[-1]]
-        for layer in zeroed:
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        zero_layers(zeroed)
 
     def unpatchify(self, x):
         """[N, T, p·p·C] → [N, C, H, W]; each token's features ordered (row in patch, column in patch, channel)."""
@@ -439,15 +450,7 @@ class TextDiT(nn.Module):
         self.initialize_weights()
 
     def initialize_weights(self):
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
-        grid = int(self.x_embedder.num_patches ** 0.5)
-        self.pos_embed.data.copy_(torch.from_numpy(sincos_pos_embed_2d(self.pos_embed.shape[-1], grid)).float()[None])
-        w = self.x_embedder.proj.weight.data
-        nn.init.xavier_uniform_(w.view([w.shape[0], -1]))
-        nn.init.zeros_(self.x_embedder.proj.bias)
+        initialize_backbone(self)
         nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
         nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
         nn.init.normal_(self.text_encoder.token_embedding.weight, std=0.02)
@@ -457,9 +460,7 @@ class TextDiT(nn.Module):
         zeroed = [self.final_layer.linear, self.final_layer.adaLN_modulation[-1]]
         for block in self.blocks:  # every gate and every cross-attention output starts at 0: blocks start as identity
             zeroed += [block.adaLN_modulation[-1], block.cross_attn.proj]
-        for layer in zeroed:
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        zero_layers(zeroed)
 
     unpatchify = DiT.unpatchify
 
