@@ -593,18 +593,7 @@ export function ditBlock(
     if (cB !== B || S !== CONDITIONING_TOKENS || cD !== D) {
       throw new Error(`ditBlock: c: expected shape ${layout}, got [${c.shape}]`);
     }
-    const { q, kv, proj } = layer(block.crossAttn, design, "crossAttn");
-    cross = crossAttention(
-      layerNorm(h),
-      c,
-      q.weight,
-      q.bias,
-      kv.weight,
-      kv.bias,
-      proj.weight,
-      proj.bias,
-      numHeads,
-    );
+    cross = crossAttend(layer(block.crossAttn, design, "crossAttn"), layerNorm(h), c, numHeads);
     h = add(h, cross.output); // [B, T, D]
   }
   const output = add(h, mlp(block.mlp, layerNorm(h))); // [B, T, D]
@@ -764,19 +753,7 @@ function readWords(
       "ditBlock: the block has crossAttn, so it reads words (a text DiT's block); expected words { tokens, mask }",
     );
   }
-  const { q, kv, proj } = block.crossAttn;
-  const cross = crossAttention(
-    layerNorm(h),
-    words.tokens,
-    q.weight,
-    q.bias,
-    kv.weight,
-    kv.bias,
-    proj.weight,
-    proj.bias,
-    numHeads,
-    words.mask,
-  );
+  const cross = crossAttend(block.crossAttn, layerNorm(h), words.tokens, numHeads, words.mask);
   return { h: add(h, cross.output), cross: cross.probabilities }; // [B, T, D], [B, heads, T, L]
 }
 
@@ -788,6 +765,32 @@ function dense(layer: LinearParameters, x: Tensor): Tensor {
 /** timm's `Attention` as DiT's blocks use it: tokens `[B, T, D]` → `[B, T, D]`, with the probabilities. */
 function selfAttention(attn: DiTBlockParameters["attn"], x: Tensor, numHeads: number): AttentionResult {
   return attention(x, attn.qkv.weight, attn.qkv.bias, attn.proj.weight, attn.proj.bias, numHeads);
+}
+
+/**
+ * A block's cross-attention layer (`q`, `kv`, `proj`): tokens `[B, T, D]` read `context` `[B, S, D]` (the
+ * conditioning tokens, or a text DiT's words with their mask) → `[B, T, D]`, with the probabilities.
+ */
+function crossAttend(
+  layer: NonNullable<DiTBlockParameters["crossAttn"]>,
+  x: Tensor,
+  context: Tensor,
+  numHeads: number,
+  keyMask?: Tensor,
+): AttentionResult {
+  const { q, kv, proj } = layer;
+  return crossAttention(
+    x,
+    context,
+    q.weight,
+    q.bias,
+    kv.weight,
+    kv.bias,
+    proj.weight,
+    proj.bias,
+    numHeads,
+    keyMask,
+  );
 }
 
 /** timm's `Mlp`: `fc2(GELU(fc1(x)))`, the tanh GELU, `[B, T, D]` → `[B, T, D]`. */
