@@ -20,6 +20,23 @@ function withCard(edit: (card: Record<string, unknown>) => void): string {
   return dir;
 }
 
+/** Each case's edited card is refused by `read` with its message; every temporary folder is removed. */
+function assertRefused(
+  // deno-lint-ignore no-explicit-any
+  cases: [(card: any) => void, RegExp][],
+  copyWith: (edit: (card: Record<string, unknown>) => void) => string,
+  read: (dir: string) => unknown,
+) {
+  for (const [edit, message] of cases) {
+    const dir = copyWith(edit);
+    try {
+      assert.throws(() => read(dir), message);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  }
+}
+
 Deno.test("readCard names the field that is missing or inconsistent", () => {
   // deno-lint-ignore no-explicit-any
   const cases: [(card: any) => void, RegExp][] = [
@@ -41,14 +58,7 @@ Deno.test("readCard names the field that is missing or inconsistent", () => {
       /diffusion\.schedule is "cosine"; expected "linear" or "squaredcos_cap_v2"/,
     ],
   ];
-  for (const [edit, message] of cases) {
-    const dir = withCard(edit);
-    try {
-      assert.throws(() => readCard(dir), message);
-    } finally {
-      Deno.removeSync(dir, { recursive: true });
-    }
-  }
+  assertRefused(cases, withCard, readCard);
   assert.throws(() => readCard("/nonexistent"), /\/nonexistent\/card\.json: cannot read the model card/);
 });
 
@@ -332,14 +342,7 @@ Deno.test("readCard refuses a design or a U-Net shape it does not know, in one l
       delete c.onnx["unet.onnx"];
     }, /onnx\["unet\.onnx"\] \(the inputs and outputs of files\.dit\) is undefined; expected an object$/],
   ];
-  for (const [edit, message] of cases) {
-    const dir = withCard(edit);
-    try {
-      assert.throws(() => readCard(dir), message);
-    } finally {
-      Deno.removeSync(dir, { recursive: true });
-    }
-  }
+  assertRefused(cases, withCard, readCard);
 });
 
 const TEXT = new URL("./fixtures/text-dit", import.meta.url).pathname;
@@ -411,14 +414,7 @@ Deno.test("a text model's card is held to its schema, in one line naming the fie
     ],
     [(c) => (c.architecture.type = "UNet"), /architecture\.type is "UNet"; expected "DiT"$/],
   ];
-  for (const [edit, message] of cases) {
-    const dir = withTextCard(edit);
-    try {
-      assert.throws(() => readTextCard(dir), message);
-    } finally {
-      Deno.removeSync(dir, { recursive: true });
-    }
-  }
+  assertRefused(cases, withTextCard, readTextCard);
 });
 
 Deno.test("readVocabulary: the card's hash, and the tokens and length the text encoder reads", () => {
