@@ -65,9 +65,12 @@ def frechet_distance(a, b):
 
 
 @torch.no_grad()
-def near_copies(samples, sample_labels, data):
-    """How many samples lie closer to a training image of their class than training images lie to each other."""
+def near_copies(samples, sample_labels, data, mirror=()):
+    """How many samples lie closer to a training image of their class than training images lie to each other.
+    For a DiT that also trained on mirrored images (`mirror`: those classes), a mirrored training image counts as a
+    training image too: a mirrored copy is still a copy."""
     train = data.images[data.train].flatten(1)
+    mirrored = data.images[data.train].flip(-1).flatten(1)
     train_labels, train_groups = data.labels[data.train], data.groups[data.train]
     count, thresholds = 0, {}
     for c in range(len(data.classes)):
@@ -76,15 +79,17 @@ def near_copies(samples, sample_labels, data):
         groups = train_groups[train_labels == c]
         d[groups[:, None] == groups[None, :]] = float("inf")  # the same image, or the same emoji's other style
         thresholds[c] = d.min(dim=1).values.median().item()
+        if data.classes[c] in mirror:
+            own = torch.cat([own, mirrored[train_labels == c]])
         mine = samples.flatten(1)[sample_labels == c]
         if len(mine):
             count += int((torch.cdist(mine, own).min(dim=1).values < thresholds[c]).sum())
     return count, thresholds
 
 
-def heldout_near_copies(data):
+def heldout_near_copies(data, mirror=()):
     """The same near-copy count for held-out real images: what the rule flags in images nobody memorized."""
-    count, _ = near_copies(data.images[data.heldout], data.labels[data.heldout], data)
+    count, _ = near_copies(data.images[data.heldout], data.labels[data.heldout], data, mirror)
     return {"count": count, "of": len(data.heldout)}
 
 
@@ -225,7 +230,8 @@ def main():
         card = json.loads((folder / "card.json").read_text())
         if args.near_copy_baseline:
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            card["quality"]["nearCopiesOfHeldoutReal"] = heldout_near_copies(Dataset(args.data, device))
+            mirror = card["training"]["dit"]["config"].get("mirror", [])
+            card["quality"]["nearCopiesOfHeldoutReal"] = heldout_near_copies(Dataset(args.data, device), mirror)
             write_card(folder, card)
         write_readme(folder, card)
         return
@@ -237,6 +243,7 @@ def main():
     vae, classifier, dit, ckpt = load(args.data, out, device, data.images.shape[1], num_classes, args.classifier_onnx)
     scale = ckpt["vae"]["scale_factor"]
     per_class = args.samples_per_class or SAMPLES_PER_CLASS[args.data]
+    mirror = ckpt["dit"]["config"].get("mirror", [])
 
     logits, real_features = classify(classifier, data.images[data.heldout])
     real_accuracy = (logits.argmax(1) == data.labels[data.heldout]).float().mean().item()
@@ -253,7 +260,7 @@ def main():
         images = images.clamp(-1, 1)
         sample_logits, sample_features = classify(classifier, images)
         predicted = sample_logits.argmax(1)
-        copies, thresholds = near_copies(images, labels, data)
+        copies, thresholds = near_copies(images, labels, data, mirror)
         quality["byGuidanceScale"][str(guidance)] = {
             "accuracy": round((predicted == labels).float().mean().item(), 4),
             "accuracyByClass": {data.classes[c]: round((predicted[labels == c] == c).float().mean().item(), 4)
@@ -266,7 +273,7 @@ def main():
         if guidance == GUIDANCE_SCALES[0] and not args.print_only:
             save_grid(images[torch.cat([torch.nonzero(labels == c)[:12].squeeze(1) for c in range(num_classes)])],
                       num_classes, out / "samples.png")
-    quality["nearCopiesOfHeldoutReal"] = heldout_near_copies(data)
+    quality["nearCopiesOfHeldoutReal"] = heldout_near_copies(data, mirror)
     # the floor a Fréchet distance can reach with this many images: held-out real vs training real
     _, train_features = classify(classifier, data.images[data.train])
     quality["frechetDistanceTrainVsHeldoutReal"] = round(frechet_distance(train_features, real_features), 3)

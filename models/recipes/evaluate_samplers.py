@@ -77,6 +77,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", choices=sorted(SAMPLES_PER_CLASS), required=True)
     parser.add_argument("--out", required=True, help="the JSON file to write")
+    parser.add_argument("--model", help="the model folder to measure (default models/NAME)")
     parser.add_argument("--samples-per-class", type=int, help="override, for smoke tests")
     parser.add_argument("--steps", type=int, nargs="*", default=list(STEPS))
     parser.add_argument("--samplers", nargs="+", choices=("ddim", *samplers.SAMPLERS, "ddpm"),
@@ -84,7 +85,7 @@ def main():
     args = parser.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False  # the float32 model
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dit, decoder, classifier, card = load_shipped(REPO / "models" / args.data)
+    dit, decoder, classifier, card = load_shipped(pathlib.Path(args.model) if args.model else REPO / "models" / args.data)
     dit, decoder, classifier = dit.to(device), decoder.to(device), classifier.to(device)
     data = Dataset(args.data, device)
     num_classes, null_label = card["architecture"]["numClasses"], card["nullClassId"]
@@ -124,6 +125,7 @@ def main():
     out = {"model": args.data, "samples": len(labels), "seed": SEED, "guidanceScales": list(GUIDANCE_SCALES),
            "hardware": hardware(device),
            "command": " ".join(["python3 models/recipes/evaluate_samplers.py --data", args.data,
+                                *(["--model", args.model] if args.model else []),
                                 *(["--samplers", *args.samplers] if args.samplers else []),
                                 *(["--steps", *map(str, args.steps)] if args.steps != list(STEPS) else [])]),
            "results": results}

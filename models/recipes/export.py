@@ -573,6 +573,41 @@ def export_from_onnx(model_dir):
     print(f"wrote {model_dir}/card.json")
 
 
+def restore_runs(model_dir, name):
+    """Write runs/NAME/vae.pt and classifier.pt back from a shipped model folder, for a checkout without runs/ (it is
+    not tracked), so that train.py can train a DiT on the shipped VAE's latents and evaluate.py measure it with the
+    shipped classifier: the weights as they ship (float16-exact), the card's configuration, steps and measurements.
+    Their training logs are not in the card: the restored checkpoints have none."""
+    card = json.loads((model_dir / "card.json").read_text())
+    channels, files, trained = card["image"]["channels"], card["files"], card["training"]
+    vae = VAE(channels, card["vae"]["widths"])
+    load_exported(vae.encoder, model_dir / files["vaeEncoder"])
+    load_exported(vae.decoder, model_dir / files["vaeDecoder"])
+    classifier = load_exported(Classifier(channels, card["architecture"]["numClasses"]), model_dir / files["classifier"])
+    restored = f"restored from {model_dir.name}/ by export.py --restore-runs"
+
+    def common(stage):
+        return dict(config=trained[stage]["config"], log=[], seconds=trained[stage]["seconds"],
+                    steps=trained[stage]["steps"], hardware=trained[stage]["hardware"], restored=restored)
+
+    (RUNS / name).mkdir(parents=True, exist_ok=True)
+    torch.save(dict(state_dict=vae.state_dict(), scale_factor=card["latent"]["scaleFactor"],
+                    heldout_psnr=card["vae"]["heldoutPsnrDb"], **common("vae")), RUNS / name / "vae.pt")
+    torch.save(dict(state_dict=classifier.state_dict(), heldout_accuracy=card["classifier"]["heldoutAccuracy"],
+                    **common("classifier")), RUNS / name / "classifier.pt")
+    print(f"wrote {RUNS / name}/vae.pt and classifier.pt from {model_dir}")
+
+
+def load_exported(module, path):
+    """Load the weights an exported ONNX file holds (onnx_state_dict) into `module`, all of them (BatchNorm's step
+    counter, not exported and unused in evaluation, excepted); returns the module in eval mode."""
+    missing, unexpected = module.load_state_dict(onnx_state_dict(path), strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise SystemExit(f"{path}: missing {missing}, unexpected {unexpected}")
+    return module.eval()
+
+
 def io_spec(path):
     """The inputs and outputs of an ONNX file as the card records them: name, element type, shape."""
     import onnx
@@ -888,8 +923,14 @@ def main():
     parser.add_argument("--input-size", type=int, help="its latent size (32 for 256×256 images)")
     parser.add_argument("--num-classes", type=int, default=1000)
     parser.add_argument("--from-onnx", metavar="MODEL_DIR", help="re-export a shipped DiT from its own weights")
+    parser.add_argument("--restore-runs", action="store_true",
+                        help="with --data: write runs/NAME/vae.pt and classifier.pt from models/NAME (a fresh checkout)")
     args = parser.parse_args()
-    if args.from_onnx:
+    if args.restore_runs:
+        if not args.data:
+            parser.error("--restore-runs needs --data NAME")
+        restore_runs(REPO / "models" / args.data, args.data)
+    elif args.from_onnx:
         export_from_onnx(pathlib.Path(args.from_onnx))
     elif args.reference_checkpoint:
         if not (args.config and args.input_size and args.out):

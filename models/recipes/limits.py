@@ -18,22 +18,8 @@ import torch
 
 from common import REPO, Dataset
 from evaluate import classify, frechet_distance
+from export import load_exported
 from models import VAE, Classifier
-
-
-def load_onnx_weights(module, path):
-    """Load an exported module's float16 (or float32) initializers, by their PyTorch names, into `module`."""
-    import onnx
-    from onnx import numpy_helper
-
-    graph = onnx.load(str(path)).graph
-    state = {i.name: torch.from_numpy(numpy_helper.to_array(i).astype("float32")) for i in graph.initializer}
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    # BatchNorm's step counter is not exported; it plays no part in evaluation
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise SystemExit(f"{path}: missing {missing}, unexpected {unexpected}")
-    return module.eval()
 
 
 def accuracy_by_class(logits, labels, classes, sources):
@@ -87,9 +73,9 @@ def main():
     data = Dataset(args.data, torch.device("cpu"))
     channels, classes = data.images.shape[1], data.classes
     vae = VAE(channels, card["vae"]["widths"])
-    load_onnx_weights(vae.encoder, folder / card["files"]["vaeEncoder"])
-    load_onnx_weights(vae.decoder, folder / card["files"]["vaeDecoder"])
-    classifier = load_onnx_weights(Classifier(channels, len(classes)), folder / card["files"]["classifier"])
+    load_exported(vae.encoder, folder / card["files"]["vaeEncoder"])
+    load_exported(vae.decoder, folder / card["files"]["vaeDecoder"])
+    classifier = load_exported(Classifier(channels, len(classes)), folder / card["files"]["classifier"])
 
     train, heldout = data.images[data.train], data.images[data.heldout]
     train_labels, heldout_labels = data.labels[data.train], data.labels[data.heldout]
