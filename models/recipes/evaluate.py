@@ -31,8 +31,11 @@ SEED = 0
 
 def load(name, folder, device, num_channels, num_classes, classifier_onnx=None):
     """The VAE and classifier of runs/NAME (float16-rounded, as exported) and the DiT as it ships in `folder`
-    (its dit.onnx weights, float16 or int8); `classifier_onnx` swaps in another exported classifier."""
-    ckpt = {s: torch.load(RUNS / name / f"{s}.pt", map_location="cpu") for s in ("vae", "classifier", "dit")}
+    (its dit.onnx weights, float16 or int8); `classifier_onnx` swaps in another exported classifier. The checkpoints
+    are returned too, runs/NAME/dit.pt among them where it is there (its training log; a shipped DiT re-measured in a
+    checkout without it keeps its card's training record and training.png)."""
+    stages = ("vae", "classifier", "dit") if (RUNS / name / "dit.pt").exists() else ("vae", "classifier")
+    ckpt = {s: torch.load(RUNS / name / f"{s}.pt", map_location="cpu") for s in stages}
     vae = VAE(num_channels, ckpt["vae"]["config"]["widths"])
     vae.load_state_dict(ckpt["vae"]["state_dict"])
     classifier = Classifier(num_channels, num_classes)
@@ -243,7 +246,8 @@ def main():
     vae, classifier, dit, ckpt = load(args.data, out, device, data.images.shape[1], num_classes, args.classifier_onnx)
     scale = ckpt["vae"]["scale_factor"]
     per_class = args.samples_per_class or SAMPLES_PER_CLASS[args.data]
-    mirror = ckpt["dit"]["config"].get("mirror", [])
+    card = json.loads((out / "card.json").read_text())
+    mirror = card["training"]["dit"]["config"].get("mirror", [])
 
     logits, real_features = classify(classifier, data.images[data.heldout])
     real_accuracy = (logits.argmax(1) == data.labels[data.heldout]).float().mean().item()
@@ -283,10 +287,9 @@ def main():
     if args.print_only:
         print(json.dumps(quality, ensure_ascii=False))
         return
-    stages = [("vae", "mse"), ("classifier", "loss"), ("dit", "mse"), ("dit", "vb")]
-    plot_curves([(f"{stage}: {key}", ckpt[stage]["log"], key) for stage, key in stages], out / "training.png")
-
-    card = json.loads((out / "card.json").read_text())
+    if "dit" in ckpt:
+        stages = [("vae", "mse"), ("classifier", "loss"), ("dit", "mse"), ("dit", "vb")]
+        plot_curves([(f"{stage}: {key}", ckpt[stage]["log"], key) for stage, key in stages], out / "training.png")
     card["quality"] = quality
     card["files"].update({"samples": "samples.png", "training": "training.png"})
     write_card(out, card)
