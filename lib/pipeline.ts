@@ -228,6 +228,48 @@ function modelFolder(model: string): string {
 }
 
 /**
+ * Where a model's VAE decoder is: its own folder, if its card names one (`files.vaeDecoder`); else, for a model
+ * that shares the latent of a shipped model (`vae.from`: its name, like "emoji" or "models/digits"), that model's
+ * folder and card, after checking that the latents are the same (channels, size, scale factor) and, where the card
+ * records it (`vae.decoderSha256`), that the decoder is the very file the model was trained with. The weights are
+ * stored once (models/emoji-text draws with models/emoji's decoder). `card` is undefined if neither applies.
+ *
+ * @throws a one-line `Error` if `vae.from` names no shipped model with a decoder, or one that does not fit.
+ */
+function decoderSource(
+  dir: string,
+  card: ModelCard | TextCard,
+): { dir: string; card?: ModelCard | TextCard } {
+  if (card.files.vaeDecoder) return { dir, card };
+  const vae = (card as { vae?: { from?: unknown; decoderSha256?: unknown } }).vae;
+  if (typeof vae?.from !== "string") return { dir };
+  const name = vae.from.replace(/^models\//, "");
+  const where = `${dir}/card.json: vae.from ${oneLine(JSON.stringify(vae.from), 100)}`;
+  if (name.includes("/")) throw new Error(`${where} is a path; expected a shipped model's name`);
+  const sourceDir = modelFolder(name), source = readAnyCard(sourceDir);
+  const decoderFile = source.files.vaeDecoder;
+  if (!decoderFile) {
+    throw new Error(`${where} ships no VAE decoder (its files.vaeDecoder); expected one that does`);
+  }
+  const [a, b] = [card.latent, source.latent];
+  if (
+    a.channels !== b.channels || a.height !== b.height || a.width !== b.width ||
+    a.scaleFactor !== b.scaleFactor
+  ) {
+    throw new Error(
+      `${where} has the latent ${b.channels}×${b.height}×${b.width} ÷ ${b.scaleFactor}; this model's is ` +
+        `${a.channels}×${a.height}×${a.width} ÷ ${a.scaleFactor}: its decoder cannot draw these latents`,
+    );
+  }
+  if (vae.decoderSha256 !== undefined && vae.decoderSha256 !== source.sha256[decoderFile]) {
+    throw new Error(
+      `${where}: its ${decoderFile} is not the decoder this model was trained with (vae.decoderSha256 differs)`,
+    );
+  }
+  return { dir: sourceDir, card: source };
+}
+
+/**
  * Opens one ONNX file of the card, after checking it (and the weights file it names) against the card's
  * hashes inside the model folder, then its inputs and outputs against the card's `onnx` section.
  */
@@ -273,6 +315,7 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
   readonly vocabulary?: Vocabulary;
   readonly #dit: OrtSession;
   #decoder?: Promise<OrtSession>;
+  #decoderSource?: { dir: string; card?: ModelCard | TextCard };
   #encoder?: Promise<OrtSession>;
 
   /** Use {@link loadDiT}. */
@@ -417,17 +460,15 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
   }
 
   /**
-   * A model without a VAE decoder of its own (the block-design ablation's arms, which model the digits latent)
-   * cannot draw: say so before any work, and name the model whose VAE decodes its latents (the card's `vae.from`).
+   * A model draws with its own VAE decoder, or with the one of the shipped model whose latent it shares (the
+   * card's `vae.from`, read by {@link decoderSource}); one with neither cannot draw: say so before any work.
    */
   #checkDecoder(method: string): void {
-    if (this.card.files.vaeDecoder) return;
-    const from = (this.card as { vae?: { from?: unknown } }).vae?.from;
-    const next = typeof from === "string"
-      ? `${oneLine(from, 100)} decodes its latents (vae.from): call sampleLatents, then that model's decode`
-      : "call sampleLatents for its latents";
+    this.#decoderSource ??= decoderSource(this.dir, this.card);
+    if (this.#decoderSource.card) return;
     throw new Error(
-      `${method}: ${this.card.name} ships no VAE decoder (card.json files.vaeDecoder); ${next}`,
+      `${method}: ${this.card.name} ships no VAE decoder (card.json files.vaeDecoder) and names no shipped model ` +
+        `that decodes its latents (vae.from); call sampleLatents for its latents`,
     );
   }
 
@@ -457,7 +498,8 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
         `decode: latents ÷ the card's latent.scaleFactor (${scaleFactor}) have non-finite values (${overflow}); the scale factor is too small`,
       );
     }
-    this.#decoder ??= openChecked(this.dir, this.card, "vaeDecoder");
+    const source = this.#decoderSource!;
+    this.#decoder ??= openChecked(source.dir, source.card!, "vaeDecoder");
     const decoder = await this.#decoder;
     const images = fromOrtTensor((await decoder.run({ latent: toOrtTensor(unscaled) })).image);
     const out = describeNonFinite(images.data);

@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { checkSession, type ModelCard, type ModelFile, readCard, readDiTCard } from "../lib/model/card.ts";
+import {
+  checkSession,
+  type ModelCard,
+  type ModelFile,
+  readAnyCard,
+  readCard,
+  readDiTCard,
+} from "../lib/model/card.ts";
 import { fromOrtTensor, ort, toOrtTensor } from "../lib/model/onnx.ts";
 import { readOnnxWeights } from "../lib/model/weights.ts";
 import { INT16_MAX, quantizeWeights } from "../lib/quantize.ts";
@@ -28,6 +35,8 @@ const ARMS: Record<string, string> = {
   "UNet": "digits-unet",
 };
 const RESULTS = `${MODELS}recipes/ablation/results.json`;
+/** The text-conditioned model (issue 16), measured by recipes/evaluate_text.py; its VAE decoder is the emoji one's. */
+const TEXT = "emoji-text";
 
 /**
  * What a command on the GPU machine may carry: every tracked file, and the emoji data `data.ts emoji --fluent`
@@ -91,11 +100,11 @@ function packedEmojiBytes(): { bytes: number; how: string } {
 
 const MiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-Deno.test("models/ ships digits, emoji and the ablation's five arms; with the packed emoji data, what travels to the GPU machine fits 60 MiB", () => {
+Deno.test("models/ ships digits, emoji, emoji-text and the ablation's five arms; with the packed emoji data, what travels to the GPU machine fits 60 MiB", () => {
   const found = [...Deno.readDirSync(MODELS)].filter((e) => e.isDirectory && e.name !== "recipes").map((e) =>
     e.name
   );
-  assert.deepEqual(found.sort(), [...SHIPPED, ...Object.values(ARMS)].sort());
+  assert.deepEqual(found.sort(), [...SHIPPED, TEXT, ...Object.values(ARMS)].sort());
   const tracked = repositoryBytes(), data = packedEmojiBytes(), total = tracked.bytes + data.bytes;
   assert.ok(
     total <= TRAVEL_BUDGET_BYTES,
@@ -109,10 +118,10 @@ Deno.test("models/ ships digits, emoji and the ablation's five arms; with the pa
   );
 });
 
-for (const name of [...SHIPPED, ...Object.values(ARMS)]) {
+for (const name of [...SHIPPED, TEXT, ...Object.values(ARMS)]) {
   Deno.test(`${name}: every file matches the sha256 in its card`, () => {
     const dir = `${MODELS}${name}`;
-    const card = readCard(dir);
+    const card = readAnyCard(dir);
     assert.deepEqual(Object.keys(card.sha256).sort(), Object.values(card.files).sort());
     for (const [file, expected] of Object.entries(card.sha256)) {
       const actual = createHash("sha256").update(Deno.readFileSync(`${dir}/${file}`)).digest("hex");
@@ -359,3 +368,42 @@ for (const name of SHIPPED) {
     );
   });
 }
+
+/** One row of a text card's fidelity (evaluate_text.py): how often the sample's nearest real emoji is the one named. */
+interface Fidelity {
+  top1: number;
+  top5: number;
+  category: number;
+  prompts: number;
+}
+
+Deno.test(`${TEXT}: the card holds the fidelity measured at guidance 1 and 4, for training and held-out names, above chance`, () => {
+  const card = readAnyCard(`${MODELS}${TEXT}`);
+  const quality = card.quality as {
+    chance: Omit<Fidelity, "prompts">;
+    byGuidanceScale: Record<string, Record<string, Fidelity>>;
+    everyday: { lookedAt: string };
+  };
+  // chance: one emoji of the 1906, five of them, one category of nine
+  assert.ok(
+    Math.abs(quality.chance.top1 - 1 / 1906) < 1e-5 && Math.abs(quality.chance.category - 1 / 9) < 1e-4,
+  );
+  assert.deepEqual(Object.keys(quality.byGuidanceScale).sort(), ["1.0", "4.0"]);
+  for (const [guidance, rows] of Object.entries(quality.byGuidanceScale)) {
+    for (const set of ["trainingNames", "heldoutNames"]) {
+      const row = rows[set];
+      assert.ok(row.prompts >= 300, `${guidance} ${set}: at least 300 prompts`);
+      for (const key of ["top1", "top5", "category"] as const) {
+        assert.ok(row[key] >= 0 && row[key] <= 1, `${guidance} ${set} ${key} is a fraction`);
+      }
+    }
+  }
+  // the bar this model is held to (issue 16's targets are higher, and not met: models/emoji-text/README.md):
+  // under guidance the words steer it, the category right at least four times as often as chance
+  const g4 = quality.byGuidanceScale["4.0"];
+  for (const set of ["trainingNames", "heldoutNames"]) {
+    assert.ok(g4[set].category >= 4 * quality.chance.category, `${set}: category ${g4[set].category}`);
+    assert.ok(g4[set].top5 > 5 * quality.chance.top5, `${set}: top-5 ${g4[set].top5}`);
+  }
+  assert.ok(!quality.everyday.lookedAt.startsWith("not yet"), "a person looked at everyday.png");
+});

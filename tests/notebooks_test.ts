@@ -32,7 +32,7 @@ if (!chromium) {
   console.error(`\n!!! ${line}\n`);
 }
 
-Deno.test("the twelve notebooks are there", () => assert.equal(listNotebooks().length, 12));
+Deno.test("the thirteen notebooks are there", () => assert.equal(listNotebooks().length, 13));
 
 for (const name of listNotebooks()) {
   Deno.test({

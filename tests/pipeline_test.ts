@@ -188,11 +188,50 @@ Deno.test("the U-Net arm of the block-design ablation samples through loadDiT, a
   const right = predicted.filter((p, i) => p === labels[i]).length;
   // its card: 100% at guidance 4 (500 samples, DDIM 50)
   assert.ok(right >= 9, `the classifier read ${right} of 10 of the U-Net's digits as asked: ${predicted}`);
-  // it cannot draw by itself, and says whose VAE can, before sampling anything
-  for (const call of [() => unet.sample({ classes: ["3"] }), () => unet.decode(latents)]) {
-    await assert.rejects(
-      call(),
-      /^Error: (sample|decode): digits-unet ships no VAE decoder \(card\.json files\.vaeDecoder\); models\/digits decodes its latents \(vae\.from\): call sampleLatents, then that model's decode$/,
+  // it ships no VAE but names the model whose latent it shares (vae.from): it draws with that model's decoder
+  assert.equal(unet.card.files.vaeDecoder, undefined);
+  assert.deepEqual((await unet.decode(latents)).data, images.data);
+});
+
+Deno.test("a model without a decoder of its own draws with its vae.from model's, and refuses one that does not fit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dit-vae-from-" });
+  const unet = new URL("../models/digits-unet", import.meta.url).pathname;
+  try {
+    for (const name of Deno.readDirSync(unet)) {
+      Deno.copyFileSync(`${unet}/${name.name}`, `${dir}/${name.name}`);
+    }
+    const card = JSON.parse(Deno.readTextFileSync(`${unet}/card.json`));
+    const refused: [unknown, RegExp][] = [
+      [
+        undefined,
+        /^Error: sample: digits-unet ships no VAE decoder \(card\.json files\.vaeDecoder\) and names no shipped model that decodes its latents \(vae\.from\); call sampleLatents for its latents$/,
+      ],
+      [
+        "emoji",
+        /vae\.from "emoji" has the latent 4×16×16 ÷ [\d.]+; this model's is 4×8×8 ÷ [\d.]+: its decoder cannot draw these latents$/,
+      ],
+      ["../digits", /vae\.from "\.\.\/digits" is a path; expected a shipped model's name$/],
+      [
+        "digits-adaln",
+        /vae\.from "digits-adaln" ships no VAE decoder \(its files\.vaeDecoder\); expected one that does$/,
+      ],
+    ];
+    for (const [from, error] of refused) {
+      Deno.writeTextFileSync(`${dir}/card.json`, JSON.stringify({ ...card, vae: { ...card.vae, from } }));
+      await using model = await loadDiT(dir);
+      await assert.rejects(model.sample({ classes: [3], steps: 2 }), error);
+    }
+    // a decoder recorded by its hash must be that very file
+    Deno.writeTextFileSync(
+      `${dir}/card.json`,
+      JSON.stringify({ ...card, vae: { from: "digits", decoderSha256: "0".repeat(64) } }),
     );
+    await using model = await loadDiT(dir);
+    await assert.rejects(
+      model.sample({ classes: [3], steps: 2 }),
+      /is not the decoder this model was trained with/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

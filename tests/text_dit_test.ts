@@ -224,6 +224,26 @@ Deno.test("word ids and blocks that do not fit are refused in one line naming th
   );
 });
 
+Deno.test(`emoji-text (shipped): its glass box equals ONNX Runtime within ${MAX_RELATIVE_ERROR}, prompts and the null caption; int8 stays near`, async () => {
+  const dir = new URL("../models/emoji-text", import.meta.url).pathname;
+  const box = loadTextGlassBox(dir);
+  const { channels, height, width } = box.card.latent;
+  const x = new SeededRandom(5).randn([3, channels, height, width]);
+  const ids = [
+    box.tokenize("hot pepper").ids,
+    box.tokenize("grinning cat face with smiling eyes").ids,
+    box.nullCaption,
+  ];
+  const glass = box.lookInside(x, [999, 500, 20], ids).out;
+  const errors = [];
+  for (const precision of ["fp32", "int8"] as const) {
+    await using dit = await loadDiT(dir, { precision });
+    errors.push(maxRelativeDifference(glass, await dit.forward(x, [999, 500, 20], ids)));
+  }
+  assert.ok(errors[0] <= MAX_RELATIVE_ERROR, `glass box vs ONNX Runtime: ${errors[0]}`);
+  assert.ok(errors[1] > 0 && errors[1] < 0.05, `int8 vs the glass box: ${errors[1]}`);
+});
+
 const a = (box: ReturnType<typeof loadTextGlassBox>) => box.card.architecture;
 
 Deno.test("sampling from prompts: ONNX Runtime and the glass box, through captionsAsLabels, give the same latents", async () => {

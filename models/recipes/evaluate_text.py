@@ -32,7 +32,7 @@ import torch
 from common import REPO, RUNS, Dataset, hardware
 from diffusion import ddim_sample, ddim_timesteps, linear_betas
 from evaluate import classify, plot_curves
-from export import load_shipped_dit, onnx_state_dict, write_card
+from export import decoder_path, load_shipped_dit, onnx_state_dict, write_card
 from models import VAE, Classifier
 from tokenizer import null_caption, split_words, tokenize
 import samplers
@@ -53,7 +53,7 @@ def load(folder, classifier_path, device):
     """The text DiT and its VAE decoder as models/emoji-text ships them, the classifier of the emoji card, and cards."""
     dit, card = load_shipped_dit(folder)
     decoder = VAE(card["image"]["channels"], card["vae"]["widths"]).decoder
-    decoder.load_state_dict(onnx_state_dict(folder / card["files"]["vaeDecoder"]), strict=True)
+    decoder.load_state_dict(onnx_state_dict(decoder_path(folder, card)), strict=True)
     classifier_card = json.loads((classifier_path.parent / "card.json").read_text())
     classifier = Classifier(card["image"]["channels"], len(classifier_card["classes"]))
     classifier.load_state_dict(onnx_state_dict(classifier_path), strict=True)
@@ -314,7 +314,7 @@ cross-attention to the words{', c = t + the mean of the words' if a['pooledText'
 | text encoder | {e['depth']} transformer layers of width {e['width']}, {e['numHeads']} heads, over a {e['vocabSize']:,}-token \
 word vocabulary, at most {e['maxLength']} words; trained with the DiT; caption dropout {a['captionDropoutProb']} |
 | training | {t['text-dit']['steps']} steps ({t['text-dit']['seconds']:.0f} s) on one {t['text-dit']['hardware']} |
-| files | {size / 1e6:.1f} MB: the DiT's weights ({card['onnx']['weights']}), the VAE decoder, the vocabulary; sha256 in card.json |
+| files | {size / 1e6:.1f} MB: the DiT's weights ({card['onnx']['weights']}), {"the VAE decoder" if "vaeDecoder" in card["files"] else f"no VAE decoder (models/{card['vae']['from']}'s draws its latents)"}, the vocabulary; sha256 in card.json |
 | default sampling | {card['sampling']['sampler']}, {card['sampling']['steps']} steps: {card['sampling']['chosenBy']} |
 
 Fidelity ({q['protocol']}; chance: top-1 {pct2(chance["top1"])}, top-5 {pct2(chance["top5"])}, category \

@@ -28,6 +28,7 @@ The DiT comes in two graphs over one set of weights, stored once in dit.weights 
 """
 import argparse
 import contextlib
+import copy
 import datetime
 import hashlib
 import json
@@ -544,7 +545,7 @@ def load_shipped(model_dir):
     dit, card = load_shipped_dit(model_dir)
     channels, num_classes = card["image"]["channels"], card["architecture"]["numClasses"]
     decoder = VAE(channels, card["vae"]["widths"]).decoder
-    decoder.load_state_dict(onnx_state_dict(model_dir / card["files"]["vaeDecoder"]), strict=True)
+    decoder.load_state_dict(onnx_state_dict(decoder_path(model_dir, card)), strict=True)
     classifier = Classifier(channels, num_classes)
     classifier.load_state_dict(onnx_state_dict(model_dir / card["files"]["classifier"]), strict=True)
     return dit, decoder.eval(), classifier.eval(), card
@@ -748,7 +749,7 @@ def export_trained(name, out):
     print(f"wrote {out}/card.json")
 
 
-TEXT_FILES = {**DIT_FILES, "vaeDecoder": "vae_decoder.onnx", "vocabulary": "vocab.json"}
+TEXT_FILES = {**DIT_FILES, "vocabulary": "vocab.json"}  # and "vaeDecoder": "vae_decoder.onnx" where it ships its own
 TEXT_DESCRIPTION = ("A text-conditioned latent DiT of emoji (Noto Color Emoji, Twemoji and Fluent Emoji Flat, 64×64 RGB): "
                     "a prompt of up to {max_length} words in, an emoji out; cross-attention to the words of a small text "
                     "encoder trained with it on the emoji's names and keywords.")
@@ -758,34 +759,37 @@ def export_text_model(dit, vocabulary, decoder, out, name, description, latent, 
     """A text DiT (models.TextDiT), the vocabulary it reads (vocab.json's {tokens, maxLength}) and the VAE decoder of
     its latents → `out`: TEXT_FILES and card.json. Weights are rounded as they ship first (float16; with `int8` the
     Linear weights and the word embedding table int8 a row), so the rounded modules are the model. `latent` and
-    `image` are the card's sections; `extra` adds card fields (data, training, vae)."""
+    `image` are the card's sections; `extra` adds card fields (data, training, vae). With `decoder` None the model
+    ships no decoder: its card's vae.from names the shipped model whose decoder draws its latents."""
     L, V = dit.text_encoder.max_length, dit.text_encoder.vocab_size
     if len(vocabulary["tokens"]) != V or vocabulary["maxLength"] != L:
         raise SystemExit(f"the vocabulary has {len(vocabulary['tokens'])} tokens and maxLength "
                          f"{vocabulary['maxLength']}; the text DiT was made for {V} and {L}")
     out.mkdir(parents=True, exist_ok=True)
-    for module in (dit, decoder):
+    for module in (dit, decoder) if decoder is not None else (dit,):
         round_to_float16(module)
         module.eval()
+    files = {**TEXT_FILES, **({"vaeDecoder": "vae_decoder.onnx"} if decoder is not None else {})}
     stored = round_to_int8(dit, (torch.nn.Linear, torch.nn.Embedding)) if int8 else None
     architecture = architecture_of(dit)  # (before export_dit writes the layers as the fused kernels, uncounted)
     code = torch.randn(2, latent["channels"], latent["height"], latent["width"], generator=torch.Generator().manual_seed(0))
     with tempfile.TemporaryDirectory(dir=out) as staging:
         staging = pathlib.Path(staging)
         onnx_part = export_dit(dit, staging, float16=True, int8=stored)
-        path = staging / TEXT_FILES["vaeDecoder"]
-        export_onnx(decoder, (code,), path, ["latent"], ["image"])
-        store_float16(path)
-        pin_output_shapes(decoder, (code,), path)
-        onnx_part["check"]["maxRelativeError"][path.name] = check_onnx(decoder, (code,), path, ["image"])
-        onnx_part["check"]["cpu"][path.name] = describe_cpu()
-        onnx_part[path.name] = io_spec(path)
-        (staging / TEXT_FILES["vocabulary"]).write_text(json.dumps(vocabulary, ensure_ascii=False) + "\n")
-        replace_files(staging, out, TEXT_FILES.values())
+        if decoder is not None:
+            path = staging / files["vaeDecoder"]
+            export_onnx(decoder, (code,), path, ["latent"], ["image"])
+            store_float16(path)
+            pin_output_shapes(decoder, (code,), path)
+            onnx_part["check"]["maxRelativeError"][path.name] = check_onnx(decoder, (code,), path, ["image"])
+            onnx_part["check"]["cpu"][path.name] = describe_cpu()
+            onnx_part[path.name] = io_spec(path)
+        (staging / files["vocabulary"]).write_text(json.dumps(vocabulary, ensure_ascii=False) + "\n")
+        replace_files(staging, out, files.values())
     card = {
         "name": name,
         "description": description,
-        "files": dict(TEXT_FILES),
+        "files": files,
         "architecture": architecture,
         "text": {"tokenizer": "word-level (lib/tokenizer.ts; its twin models/recipes/tokenizer.py), the vocabulary in "
                               f"{TEXT_FILES['vocabulary']}: [pad] [unk] [null], then {V - 3} words",
@@ -801,6 +805,29 @@ def export_text_model(dit, vocabulary, decoder, out, name, description, latent, 
     }
     write_card(out, card)
     print(f"wrote {out}/card.json")
+
+
+def decoder_path(model_dir, card):
+    """A model folder's VAE decoder: its own (files.vaeDecoder), or the one of the shipped model its card names in
+    vae.from (as the toolkit's loadDiT finds it)."""
+    if "vaeDecoder" in card["files"]:
+        return model_dir / card["files"]["vaeDecoder"]
+    source = REPO / "models" / card["vae"]["from"].removeprefix("models/")
+    return source / json.loads((source / "card.json").read_text())["files"]["vaeDecoder"]
+
+
+def shipped_decoder_sha256(name, decoder):
+    """The sha256 of models/NAME's VAE decoder, after checking that it holds `decoder`'s weights (float16-rounded,
+    as they ship): a text model draws with it instead of a copy of its own."""
+    card = json.loads((REPO / "models" / name / "card.json").read_text())
+    shipped = onnx_state_dict(REPO / "models" / name / card["files"]["vaeDecoder"])
+    rounded = copy.deepcopy(decoder)
+    round_to_float16(rounded)
+    rounded = {k: v.float() for k, v in rounded.state_dict().items()}
+    if shipped.keys() != rounded.keys() or any(not torch.equal(shipped[k], rounded[k]) for k in shipped):
+        raise SystemExit(f"models/{name}/{card['files']['vaeDecoder']} is not runs/{name}/vae.pt's decoder: "
+                         f"export the {name} model from these runs first")
+    return card["sha256"][card["files"]["vaeDecoder"]]
 
 
 def export_text_trained(name, out, run=None):
@@ -823,7 +850,9 @@ def export_text_trained(name, out, run=None):
     extra = {
         "vae": {"widths": list(ckpt["vae"]["config"]["widths"]), "downsample": 4,
                 "heldoutPsnrDb": round(ckpt["vae"]["heldout_psnr"], 2), "decoderInput": "latent ÷ scaleFactor",
-                "from": f"the {name} model's VAE (runs/{name}/vae.pt), so the latents are the {name} DiT's"},
+                "from": name, "decoderSha256": shipped_decoder_sha256(name, vae.decoder),
+                "note": f"the {name} model's VAE (runs/{name}/vae.pt): the latents are the {name} DiT's, and "
+                        f"models/{name}'s vae_decoder.onnx draws them (stored once)"},
         "data": {"sources": meta["sources"] + captions["sources"], "train": meta["heldout"].count(0),
                  "heldout": meta["heldout"].count(1), "split": meta.get("split", ""), "captionRule": captions["rule"],
                  "captions": {"emoji": len(captions["emoji"]), "heldoutEmoji": len(heldout_emoji),
@@ -833,7 +862,7 @@ def export_text_trained(name, out, run=None):
         "training": {stage: {"steps": c["steps"], "seconds": round(c["seconds"], 1), "hardware": c["hardware"],
                              "gpus": c.get("world_size", 1), "config": c["config"]} for stage, c in ckpt.items()},
     }
-    export_text_model(dit, text["vocabulary"], vae.decoder, out, run or f"{name}-text",
+    export_text_model(dit, text["vocabulary"], None, out, run or f"{name}-text",
                       TEXT_DESCRIPTION.format(max_length=text["vocabulary"]["maxLength"]),
                       {"channels": 4, "height": h, "width": h, "scaleFactor": ckpt["vae"]["scale_factor"]},
                       {"channels": meta["channels"], "height": meta["height"], "width": meta["width"], "range": [-1, 1],
