@@ -2,6 +2,7 @@
  * `deno task sample` as a user runs it: a subprocess, its exit code, its one-line errors, its files.
  */
 import assert from "node:assert/strict";
+import { readImage } from "../lib/image.ts";
 
 const CLI = new URL("../cli/sample.ts", import.meta.url).pathname;
 const DIGITS_DIR = new URL("../models/digits", import.meta.url).pathname;
@@ -465,5 +466,36 @@ Deno.test("Ctrl-C at any moment (startup, sampling, decoding, writing) exits 130
     }
     // every start-up and mid-sampling Ctrl-C (trials 0-11) must interrupt; late ones may find the run done
     assert.ok(interrupted >= 12, `only ${interrupted} of ${TRIALS} runs were interrupted`);
+  });
+});
+
+Deno.test('--model emoji-text --prompt "red heart": the shipped text model draws red where the heart is, with the emoji decoder', async () => {
+  await withTempDir(async (dir) => {
+    const run = await sample([
+      "--model",
+      "emoji-text",
+      "--prompt",
+      "red heart",
+      "--n",
+      "2",
+      "--seed",
+      "0",
+      "--out",
+      dir,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    for (const i of [0, 1]) {
+      const image = await readImage(`${dir}/sample-00${i}.png`, 3); // [1, 3, 64, 64] in [-1, 1]
+      // the pixels that are not background (white): mostly red, not green or blue
+      let red = 0, green = 0, blue = 0, count = 0;
+      const plane = 64 * 64;
+      for (let k = 0; k < plane; k++) {
+        const [r, g, b] = [0, 1, 2].map((c) => image.data[c * plane + k]);
+        if (r + g + b > 2.4) continue;
+        [red, green, blue, count] = [red + r, green + g, blue + b, count + 1];
+      }
+      assert.ok(count > plane / 5, `sample ${i}: a shape, not a blank (${count} coloured pixels)`);
+      assert.ok(red / count > green / count + 0.5 && red / count > blue / count + 0.5, `sample ${i}: red`);
+    }
   });
 });
