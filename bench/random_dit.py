@@ -12,7 +12,7 @@ import sys
 import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "models" / "recipes"))
-from export import export_dit_only  # noqa: E402
+from export import export_network  # noqa: E402
 from models import DiT  # noqa: E402
 
 model_dir, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
@@ -27,5 +27,5 @@ for tokens in map(int, sys.argv[3:]):
         for name, p in dit.named_parameters():
             if name != "pos_embed":
                 p.normal_(0.0, 0.05)
-    export_dit_only(dit, out / f"tokens-{tokens}", f"random-{tokens}-tokens",
-                    f"random weights, {model_dir.name}'s width and depth, {tokens} tokens (speed only)")
+    export_network(dit, out / f"tokens-{tokens}", f"random-{tokens}-tokens",
+                   f"random weights, {model_dir.name}'s width and depth, {tokens} tokens (speed only)")
