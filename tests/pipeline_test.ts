@@ -75,7 +75,7 @@ Deno.test("classes by name or id; unknown classes and bad options are rejected b
 Deno.test("loadDiT names what is wrong: unknown model, missing or corrupt files, a card that disagrees", async () => {
   await assert.rejects(
     loadDiT("cats"),
-    /unknown model "cats"; expected one of digits, digits-adaln, digits-adaln-zero, digits-cross-attention, digits-in-context, digits-unet, emoji or a folder holding card\.json/,
+    /unknown model "cats"; expected one of digits, digits-adaln, digits-adaln-zero, digits-cross-attention, digits-in-context, digits-unet, emoji, emoji-text or a folder holding card\.json/,
   );
   const dir = await Deno.makeTempDir({ prefix: "dit-model-" });
   try {
@@ -141,7 +141,7 @@ Deno.test("loadDiT takes a shipped model by name only: a bare name cannot climb 
     await assert.rejects(
       loadDiT(name),
       (e: Error) =>
-        /^unknown model ".*"; expected one of digits, digits-adaln, digits-adaln-zero, digits-cross-attention, digits-in-context, digits-unet, emoji or a folder/
+        /^unknown model ".*"; expected one of digits, digits-adaln, digits-adaln-zero, digits-cross-attention, digits-in-context, digits-unet, emoji, emoji-text or a folder/
           .test(e.message),
       JSON.stringify(name),
     );

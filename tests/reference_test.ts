@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { assertAllClose } from "./assert.ts";
-import { FLOAT32, reference } from "./fixtures.ts";
+import { reference } from "./fixtures.ts";
 import { pythonOrSkip, runPythonJson, TORCH_INSTALL } from "../cli/python.ts";
 
 const SCRIPT = new URL("./reference/dit_reference.py", import.meta.url).pathname;
@@ -21,18 +21,23 @@ Deno.test({
 });
 
 /**
- * Structure and integers must match exactly; floats to a few float32 ulps, since
- * another PyTorch build may round its transcendental functions differently.
+ * Where the stored file and a fresh run may differ: another PyTorch build rounds its transcendental functions
+ * differently, and on another CPU OpenBLAS picks other kernels (AVX2, AVX-512), which add the products of a
+ * matrix multiply in another order: 1.25e-6 relative was measured between an Intel Xeon (where the file was
+ * made) and an AMD EPYC. A change in the script moves values far more.
  */
+const ACROSS_MACHINES = { rtol: 1e-5, atol: 1e-6 };
+
+/** Structure and integers must match exactly; floats within {@link ACROSS_MACHINES}. */
 function compare(fresh: unknown, stored: unknown, path: string): void {
   if (path === "reference.torch" || path === "reference.numpy") return; // versions may differ
   if (typeof fresh === "number" && typeof stored === "number") {
     if (Number.isInteger(fresh) && Number.isInteger(stored)) assert.equal(fresh, stored, path);
-    else assertAllClose([fresh], [stored], { ...FLOAT32, msg: path });
+    else assertAllClose([fresh], [stored], { ...ACROSS_MACHINES, msg: path });
     return;
   }
   if (Array.isArray(fresh) && Array.isArray(stored) && fresh.every((v) => typeof v === "number")) {
-    assertAllClose(fresh, stored, { ...FLOAT32, msg: path });
+    assertAllClose(fresh, stored, { ...ACROSS_MACHINES, msg: path });
     return;
   }
   if (typeof fresh === "object" && fresh !== null && typeof stored === "object" && stored !== null) {

@@ -25,7 +25,7 @@ function littleEndian16(values: number[]): Uint8Array {
   return new Uint8Array(view.buffer);
 }
 
-Deno.test("every initializer of the digits dit.onnx decodes, with the shape its PyTorch parameter has", () => {
+Deno.test("every initializer of the digits dit.onnx decodes, with the shape its PyTorch parameter has (Linear weights int8, the rest float16)", () => {
   const card = readDiTCard(DIGITS);
   const { hiddenSize: D, depth, patchSize: p, inChannels: C, numClasses, inputSize } = card.architecture;
   const weights = readOnnxWeights(`${DIGITS}/dit.onnx`);
@@ -57,15 +57,39 @@ Deno.test("every initializer of the digits dit.onnx decodes, with the shape its 
     ["final_layer.adaLN_modulation.1.weight", [2 * D, D]],
     ["final_layer.adaLN_modulation.1.bias", [2 * D]],
   ];
-  assert.deepEqual([...weights.keys()], expected.map(([name]) => name));
+  // the PyTorch parameters, then (`name/scale`) the float32 row scales of those stored as int8
+  const names = [...weights.keys()], scaled = names.filter((n) => n.endsWith("/scale"));
+  assert.deepEqual(names.filter((n) => !n.includes("/")), expected.map(([name]) => name));
+  assert.equal(scaled.length + expected.length, names.length);
   for (const [name, shape] of expected) {
     const w = weights.get(name)!;
     assert.deepEqual(w.shape, shape, name);
     assert.ok(w.data.every(Number.isFinite), `${name} is finite`);
-    // the exporter rounded every weight but pos_embed to float16 before storing it
-    if (name !== "pos_embed") assert.ok(w.data.every((v) => Math.f16round(v) === v), `${name} is float16`);
+    const scale = weights.get(`${name}/scale`);
+    if (scale) {
+      // stored as int8 (every Linear weight): each value an integer of at most ±63 times its row's scale
+      const inner = w.size / shape[0];
+      assert.ok(
+        w.data.every((v, i) => {
+          const q = v / scale.data[Math.floor(i / inner)];
+          return Math.abs(q - Math.round(q)) < 1e-3 && Math.abs(q) <= 63.001;
+        }),
+        `${name} is int8 × its row scale`,
+      );
+    } else if (name !== "pos_embed") {
+      // the exporter rounded every other weight but pos_embed to float16 before storing it
+      assert.ok(w.data.every((v) => Math.f16round(v) === v), `${name} is float16`);
+    }
   }
-  const parameters = [...weights.values()].reduce((n, w) => n + w.size, 0);
+  // every Linear weight is stored as int8, and nothing else
+  assert.deepEqual(
+    scaled.map((n) => n.slice(0, -"/scale".length)).sort(),
+    expected.map(([name]) => name).filter((n) =>
+      n.endsWith(".weight") && weights.get(n)!.shape.length === 2 &&
+      !n.startsWith("y_embedder")
+    ).sort(),
+  );
+  const parameters = expected.reduce((n, [name]) => n + weights.get(name)!.size, 0);
   assert.equal(parameters, card.architecture.parameters);
 });
 
