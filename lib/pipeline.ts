@@ -246,7 +246,13 @@ function decoderSource(
   const name = vae.from.replace(/^models\//, "");
   const where = `${dir}/card.json: vae.from ${oneLine(JSON.stringify(vae.from), 100)}`;
   if (name.includes("/")) throw new Error(`${where} is a path; expected a shipped model's name`);
-  const sourceDir = modelFolder(name), source = readAnyCard(sourceDir);
+  let sourceDir: string;
+  try {
+    sourceDir = modelFolder(name);
+  } catch (error) {
+    throw new Error(`${where}: ${(error as Error).message}`);
+  }
+  const source = readAnyCard(sourceDir);
   const decoderFile = source.files.vaeDecoder;
   if (!decoderFile) {
     throw new Error(`${where} ships no VAE decoder (its files.vaeDecoder); expected one that does`);

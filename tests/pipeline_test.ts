@@ -212,6 +212,10 @@ Deno.test("a model without a decoder of its own draws with its vae.from model's,
       ],
       ["../digits", /vae\.from "\.\.\/digits" is a path; expected a shipped model's name$/],
       [
+        "cats",
+        /vae\.from "cats": unknown model "cats"; expected one of digits, .* or a folder holding card\.json$/,
+      ],
+      [
         "digits-adaln",
         /vae\.from "digits-adaln" ships no VAE decoder \(its files\.vaeDecoder\); expected one that does$/,
       ],
