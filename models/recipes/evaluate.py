@@ -73,7 +73,6 @@ def near_copies(samples, sample_labels, data, mirror=()):
     For a DiT that also trained on mirrored images (`mirror`: those classes), a mirrored training image counts as a
     training image too: a mirrored copy is still a copy."""
     train = data.images[data.train].flatten(1)
-    mirrored = data.images[data.train].flip(-1).flatten(1)
     train_labels, train_groups = data.labels[data.train], data.groups[data.train]
     count, thresholds = 0, {}
     for c in range(len(data.classes)):
@@ -83,7 +82,7 @@ def near_copies(samples, sample_labels, data, mirror=()):
         d[groups[:, None] == groups[None, :]] = float("inf")  # the same image, or the same emoji's other style
         thresholds[c] = d.min(dim=1).values.median().item()
         if data.classes[c] in mirror:
-            own = torch.cat([own, mirrored[train_labels == c]])
+            own = torch.cat([own, data.images[data.train[train_labels == c]].flip(-1).flatten(1)])
         mine = samples.flatten(1)[sample_labels == c]
         if len(mine):
             count += int((torch.cdist(mine, own).min(dim=1).values < thresholds[c]).sum())
