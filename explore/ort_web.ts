@@ -16,6 +16,20 @@ ort.env.wasm.wasmPaths = new URL("/ort/", location.href).href;
 // threads need cross-origin isolation, which the server's headers give; one per core
 ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? navigator.hardwareConcurrency : 1;
 
+/** The session creation in progress, if any (see {@link createSession}). */
+let creating: Promise<unknown> = Promise.resolve();
+
+/**
+ * `ort.InferenceSession.create`, one at a time: ONNX Runtime Web mounts external data for the whole module and
+ * unmounts it when any session's creation ends, so a decoder opened alongside a DiT could take the DiT's weights
+ * away mid-load ("Module.MountedFiles is not available").
+ */
+function createSession(graph: Uint8Array, options: ort.InferenceSession.SessionOptions) {
+  const session = creating.then(() => ort.InferenceSession.create(graph, options));
+  creating = session.catch(() => undefined);
+  return session;
+}
+
 /** A shipped model loaded in the page: the DiT for the sampler, and the VAE decoder. */
 export class WebDiT implements DiTModel {
   /** The model's card, as the server read and checked it. */
@@ -50,7 +64,7 @@ export class WebDiT implements DiTModel {
         external ? fetchBytes(external) : undefined,
       ]);
       try {
-        return await ort.InferenceSession.create(graph, {
+        return await createSession(graph, {
           executionProviders: ["wasm"],
           graphOptimizationLevel: "all",
           externalData: external && weights ? [{ path: external, data: weights }] : undefined,
