@@ -29,9 +29,10 @@ STEPS = 50
 SEED = 0
 
 
-def load(name, folder, device, num_channels, num_classes, classifier_onnx=None):
+def load(name, folder, device, num_channels, num_classes, other_classifier=None):
     """The VAE and classifier of runs/NAME (float16-rounded, as exported) and the DiT as it ships in `folder`
-    (its dit.onnx weights, float16 or int8); `classifier_onnx` swaps in another exported classifier. The checkpoints
+    (its dit.onnx weights, float16 or int8); `other_classifier` swaps in another classifier: an exported
+    classifier.onnx, or a checkpoint of `train.py classifier` (float16-rounded like the others). The checkpoints
     are returned too, runs/NAME/dit.pt among them where it is there (its training log; a shipped DiT re-measured in a
     checkout without it keeps its card's training record and training.png)."""
     stages = ("vae", "classifier", "dit") if (RUNS / name / "dit.pt").exists() else ("vae", "classifier")
@@ -40,10 +41,12 @@ def load(name, folder, device, num_channels, num_classes, classifier_onnx=None):
     vae.load_state_dict(ckpt["vae"]["state_dict"])
     classifier = Classifier(num_channels, num_classes)
     classifier.load_state_dict(ckpt["classifier"]["state_dict"])
+    if other_classifier and other_classifier.endswith(".pt"):
+        classifier.load_state_dict(torch.load(other_classifier, map_location="cpu")["state_dict"])
     for module in (vae, classifier):
         round_to_float16(module)
-    if classifier_onnx:
-        classifier.load_state_dict(onnx_state_dict(classifier_onnx), strict=True)
+    if other_classifier and other_classifier.endswith(".onnx"):
+        classifier.load_state_dict(onnx_state_dict(other_classifier), strict=True)
     dit, _ = load_shipped_dit(folder)
     for module in (vae, classifier, dit):
         module.to(device).eval()
@@ -217,16 +220,19 @@ def main():
                         help=f"DDIM steps (default {STEPS}, the cards' protocol); other counts need --print-only")
     parser.add_argument("--print-only", action="store_true",
                         help="print the quality, write nothing (e.g. to choose a default step count)")
-    parser.add_argument("--classifier-onnx", metavar="PATH",
-                        help="measure with another exported classifier (e.g. the previous model's); needs --print-only")
+    parser.add_argument("--classifier", metavar="PATH",
+                        help="measure with another classifier: an exported classifier.onnx (e.g. the previous model's) "
+                             "or a train.py checkpoint (runs/RUN/classifier.pt); needs --print-only")
     parser.add_argument("--readme-only", action="store_true", help="only rewrite README.md from the card")
     parser.add_argument("--near-copy-baseline", action="store_true",
                         help="only measure the near-copy rule on held-out real images (no model needed) into the card")
     args = parser.parse_args()
     if args.sampling_steps != STEPS and not args.print_only:
         parser.error(f"the card records {STEPS}-step quality: give --print-only with --sampling-steps")
-    if args.classifier_onnx and not args.print_only:
-        parser.error("the card records its own classifier's reading: give --print-only with --classifier-onnx")
+    if args.classifier and not args.print_only:
+        parser.error("the card records its own classifier's reading: give --print-only with --classifier")
+    if args.classifier and not args.classifier.endswith((".onnx", ".pt")):
+        parser.error(f"--classifier {args.classifier}: expected a classifier.onnx or a train.py classifier.pt")
     folder = pathlib.Path(args.out) if args.out else REPO / "models" / args.data
     if args.readme_only or args.near_copy_baseline:
         card = json.loads((folder / "card.json").read_text())
@@ -242,7 +248,7 @@ def main():
     out = pathlib.Path(args.out) if args.out else REPO / "models" / args.data
     data = Dataset(args.data, device)
     num_classes = len(data.classes)
-    vae, classifier, dit, ckpt = load(args.data, out, device, data.images.shape[1], num_classes, args.classifier_onnx)
+    vae, classifier, dit, ckpt = load(args.data, out, device, data.images.shape[1], num_classes, args.classifier)
     scale = ckpt["vae"]["scale_factor"]
     per_class = args.samples_per_class or SAMPLES_PER_CLASS[args.data]
     card = json.loads((out / "card.json").read_text())
