@@ -33,6 +33,23 @@ Deno.test("first-order DPM-Solver++ is deterministic DDIM (to float32 rounding)"
   }
 });
 
+Deno.test("the step onto t = 0 is first order even after a previous step: there the extrapolation would amplify x̂0's last change", () => {
+  const random = new SeededRandom(5);
+  for (const respacing of ["10", "15", "50"]) {
+    const diffusion = createDiffusion({ respacing });
+    const x = random.randn([2, 4, 4, 4]), output = random.randn([2, 8, 4, 4]);
+    const previous = { predXstart: random.randn([2, 4, 4, 4]), index: 2 };
+    const dpm = dpmSolverStep(diffusion, output, x, 1, previous), ddim = diffusion.ddimStep(output, x, 1);
+    assertAllClose(dpm.sample, ddim.sample, { rtol: 1e-5, atol: 1e-5, msg: `"${respacing}" index 1` });
+    // one step earlier the previous x̂0 still counts
+    const second = dpmSolverStep(diffusion, output, x, 2, { ...previous, index: 3 });
+    assert.ok(
+      second.sample.data.some((v, i) => Math.abs(v - diffusion.ddimStep(output, x, 2).sample.data[i]) > 1e-3),
+      `"${respacing}" index 2 is second order`,
+    );
+  }
+});
+
 /** Runs every step of `diffusion` from x_T = qSample(x0, T, ε) with the true ε as the model's ε̂. */
 function withTrueNoise(diffusion: GaussianDiffusion, x0: Tensor, eps: Tensor): Tensor[] {
   const B = x0.shape[0], last = diffusion.numTimesteps - 1;

@@ -167,6 +167,9 @@ def main():
     parser.add_argument("--everyday-samples", type=int, default=EVERYDAY_SAMPLES)
     parser.add_argument("--batch", type=int, default=512, help="prompts a network batch (twice as many rows)")
     parser.add_argument("--print-only", action="store_true", help="print the quality, write nothing")
+    parser.add_argument("--samplers-only", action="store_true",
+                        help="only measure the default-sampler candidates again (quality.bySampler) and the card's "
+                             "sampling choice from them, e.g. after a sampler changed; the rest of the card stays")
     parser.add_argument("--looked-at", metavar="TEXT",
                         help="only record what a person saw in everyday.png (which prompts came out right, which not) "
                              "in the card's quality.everyday.lookedAt, and rewrite README.md")
@@ -197,6 +200,31 @@ def main():
         return images, fidelity(gallery, classifier, images, list(prompts.values()),
                                 [category_of(e) for e in prompts.values()])
 
+    def choose_sampler():
+        """The default sampler within the CPU budget: DDIM or DPM-Solver++(2M) at DEFAULT_STEPS, training names,
+        guidance 4; the better top-1 (then category) becomes the card's sampling."""
+        candidates = {}
+        for sampler in ("ddim", "dpm++2m"):
+            _, candidates[sampler] = measure(train_prompts, 4.0, sampler, args.default_steps)
+        print(f"{args.default_steps} steps at guidance 4: " + json.dumps(candidates), flush=True)
+        best = max(candidates, key=lambda s: (candidates[s]["top1"], candidates[s]["category"]))
+        by_sampler = {"guidanceScale": 4.0, "steps": args.default_steps, "prompts": "the training names", **candidates,
+                      "hardware": hardware(device),
+                      "command": "python3 models/recipes/evaluate_text.py" + (" --samplers-only" * args.samplers_only)}
+        sampling = {"sampler": best, "steps": args.default_steps,
+                    "chosenBy": f"the higher top-1 on the training names at guidance 4 of DDIM and DPM-Solver++(2M) "
+                                f"at {args.default_steps} steps, the CPU budget (quality.bySampler)"}
+        return by_sampler, sampling
+
+    if args.samplers_only:
+        card["quality"]["bySampler"], sampling = choose_sampler()
+        if not args.print_only:
+            card["sampling"] = sampling
+            write_card(folder, card)
+            write_readme(folder, card)
+            print(f"wrote quality.bySampler and sampling into {folder}/card.json and {folder}/README.md")
+        return
+
     quality = {
         "protocol": (f"one sample a prompt, {args.sampling_steps} DDIM steps (eta 0, guidance on every ε channel), seed "
                      f"{SEED}; retrieval in the features of the emoji card's classifier ({classifier_path.name}, "
@@ -223,14 +251,7 @@ def main():
         quality["byGuidanceScale"][str(guidance)] = row
         print(f"guidance {guidance}: " + json.dumps(row), flush=True)
 
-    # the default sampler within the CPU budget: DDIM or DPM-Solver++(2M) at DEFAULT_STEPS, training names, guidance 4
-    candidates = {}
-    for sampler in ("ddim", "dpm++2m"):
-        _, candidates[sampler] = measure(train_prompts, 4.0, sampler, args.default_steps)
-    best = max(candidates, key=lambda s: (candidates[s]["top1"], candidates[s]["category"]))
-    quality["bySampler"] = {"guidanceScale": 4.0, "steps": args.default_steps, "prompts": "the training names",
-                            **candidates}
-    print(f"{args.default_steps} steps at guidance 4: " + json.dumps(candidates), flush=True)
+    quality["bySampler"], sampling = choose_sampler()
 
     # everyday prompts, for a person to look at
     everyday = [p for p in EVERYDAY for _ in range(args.everyday_samples)]
@@ -267,9 +288,7 @@ def main():
         plot_curves([(f"text-dit: {key}", log, key) for key in ("mse", "vb")], folder / "training.png")
         card["files"]["training"] = "training.png"
     card["quality"] = quality
-    card["sampling"] = {"sampler": best, "steps": args.default_steps,
-                        "chosenBy": f"the higher top-1 on the training names at guidance 4 of DDIM and DPM-Solver++(2M) "
-                                    f"at {args.default_steps} steps, the CPU budget (quality.bySampler)"}
+    card["sampling"] = sampling
     write_card(folder, card)
     write_readme(folder, card)
     print(f"wrote quality into {folder}/card.json, {folder}/everyday.png and {folder}/README.md")

@@ -1,7 +1,9 @@
 /**
  * Quality against steps into the card, and the default sampler chosen from it:
  * `deno run -A models/recipes/record_samplers.ts NAME FILE...` (each FILE from evaluate_samplers.py, on the
- * same model, seed and samples; several files are one table, e.g. subsets measured apart on a CPU).
+ * same model, seed and samples; several files are one table, e.g. subsets measured apart on a CPU). With
+ * `--keep-card-rows` the card's rows that no FILE measures again stay in the table (e.g. after one sampler
+ * changed, only its rows are measured again), their commands and hardware kept beside the new ones'.
  *
  * For every sampler and step count in FILE it times sampling here, on this CPU, through ONNX Runtime exactly as
  * `deno task sample` runs (int8, guidance 4, 8 images, no decoding), and writes `quality.bySampler` (the
@@ -83,15 +85,37 @@ export function ddim50FromCard(quality: Record<string, unknown>): Row {
   };
 }
 
+/**
+ * The card's measured table less the rows that `fresh` measures again (and its DDIM-50 row, which comes from
+ * the card's quality anew), as one more part for the table; null where nothing is left.
+ */
+export function keptCardRows(
+  bySampler: { results: Row[]; command: string; hardware: string } & Record<string, unknown>,
+  fresh: Row[],
+): typeof bySampler | null {
+  const measuredAgain = (r: Row) =>
+    (r.sampler === "ddim" && r.steps === 50) ||
+    fresh.some((f) => f.sampler === r.sampler && f.steps === r.steps);
+  const results = bySampler.results.filter((r) => !measuredAgain(r)).map(({ cpuSecondsPerImage: _, ...r }) =>
+    r
+  );
+  return results.length ? { ...bySampler, results } : null;
+}
+
 if (import.meta.main) {
-  const [name, ...files] = Deno.args;
+  const keep = Deno.args.includes("--keep-card-rows");
+  const [name, ...files] = Deno.args.filter((a) => a !== "--keep-card-rows");
   if (!name || !files.length) {
     console.error(
-      "usage: deno run -A models/recipes/record_samplers.ts NAME FILE... (from evaluate_samplers.py)",
+      "usage: deno run -A models/recipes/record_samplers.ts NAME [--keep-card-rows] FILE... (from evaluate_samplers.py)",
     );
     Deno.exit(2);
   }
   const parts = await Promise.all(files.map(async (f) => JSON.parse(await Deno.readTextFile(f))));
+  const path = `${MODELS_DIR}${name}/card.json`;
+  const card = JSON.parse(await Deno.readTextFile(path));
+  const kept = keep && keptCardRows(card.quality.bySampler, parts.flatMap((p) => p.results as Row[]));
+  if (kept) parts.push(kept);
   for (const part of parts.slice(1)) {
     for (const key of ["model", "samples", "seed"]) {
       if (part[key] !== parts[0][key]) {
@@ -102,10 +126,9 @@ if (import.meta.main) {
   const measured = {
     ...parts[0],
     command: parts.map((p) => p.command).join("; "),
+    hardware: [...new Set(parts.map((p) => p.hardware))].join("; "),
     results: parts.flatMap((p) => p.results as Row[]),
   };
-  const path = `${MODELS_DIR}${name}/card.json`;
-  const card = JSON.parse(await Deno.readTextFile(path));
   if (!measured.results.some((r: Row) => r.sampler === "ddim" && r.steps === 50)) {
     measured.results.push(ddim50FromCard(card.quality));
   }

@@ -15,7 +15,9 @@ full tensors (``_c``), so every operation is a plain elementwise float32 one.
 
 - DPM-Solver++(2M): Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided Sampling of Diffusion
   Probabilistic Models", Algorithm 2; as diffusers' DPMSolverMultistepScheduler computes it with
-  algorithm_type "dpmsolver++", solver_order 2, lower_order_final True (the final step is first order).
+  algorithm_type "dpmsolver++", solver_order 2, final_sigmas_type "zero" (the final step is first order): here
+  the last two steps are first order, the one onto t = 0 (index 1: λ jumps there, and the multistep
+  extrapolation would amplify x̂0's last change, speckling the samples) and the one from t = 0 to σ = 0.
 - Euler and Heun on Karras sigmas: Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based
   Generative Models", eq. 5 (the ρ = 7 spacing) and Algorithm 1 (Heun's second order step).
 - Guidance interval: Kynkäänniemi et al. 2024, "Applying Guidance in a Limited Interval Improves Sample
@@ -60,7 +62,8 @@ def dpm_solver_step(ac, eps, x, index, previous=None):
     """One DPM-Solver++(2M) step from x_t (at ac[index]) to x_s; returns (x_s, x̂0).
 
     previous: (x̂0, index) of the step before (a noisier index), or None on the first step. With it the step
-    is second order, except the final one (to ᾱ = 1, σ = 0), which lands on x̂0.
+    is second order, except the last two: onto t = 0 (index 1) first order, and to ᾱ = 1, σ = 0 (index 0)
+    landing on x̂0.
     """
     a_t = float(ac[index])
     alpha_t, sigma_t = math.sqrt(a_t), math.sqrt(1.0 - a_t)
@@ -72,7 +75,7 @@ def dpm_solver_step(ac, eps, x, index, previous=None):
     lam_t = _log_snr_half(a_t)
     h = _log_snr_half(a_s) - lam_t
     d = x0
-    if previous is not None:
+    if previous is not None and index > 1:
         x0_prev, index_prev = previous
         h_prev = lam_t - _log_snr_half(float(ac[index_prev]))
         # D = x̂0 + (1/(2r))·(x̂0 − x̂0_prev), r = h_prev/h: the multistep estimate of x̂0 at the midpoint
