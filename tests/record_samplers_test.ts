@@ -40,6 +40,11 @@ Deno.test("keptCardRows: the card's rows less those measured again and its DDIM-
     row("dpm++2m", 10, [0.9, 9], [0.6, 25]),
     row("dpm++2m", 15, [0.9, 9], [0.6, 25]),
   ]);
-  assert.deepEqual(kept, { ...card, results: [row("ddim", 10, [0.9, 10], [0.6, 30])] });
+  assert.deepEqual(kept, {
+    ...card,
+    command: "the card's earlier rows: old command",
+    hardware: "the card's earlier rows: old CPU",
+    results: [row("ddim", 10, [0.9, 10], [0.6, 30])],
+  });
   assert.equal(keptCardRows({ ...card, results: card.results.slice(1) }, card.results.slice(1, 3)), null);
 });

@@ -96,10 +96,17 @@ export function keptCardRows(
   const measuredAgain = (r: Row) =>
     (r.sampler === "ddim" && r.steps === 50) ||
     fresh.some((f) => f.sampler === r.sampler && f.steps === r.steps);
-  const results = bySampler.results.filter((r) => !measuredAgain(r)).map(({ cpuSecondsPerImage: _, ...r }) =>
-    r
-  );
-  return results.length ? { ...bySampler, results } : null;
+  const results = bySampler.results.filter((r) => !measuredAgain(r))
+    .map(({ cpuSecondsPerImage: _, ...r }) => r);
+  if (!results.length) return null;
+  const earlier = (what: string) =>
+    what.startsWith("the card's earlier rows") ? what : `the card's earlier rows: ${what}`;
+  return {
+    ...bySampler,
+    results,
+    command: earlier(bySampler.command),
+    hardware: earlier(bySampler.hardware),
+  };
 }
 
 if (import.meta.main) {
