@@ -406,4 +406,12 @@ Deno.test(`${TEXT}: the card holds the fidelity measured at guidance 1 and 4, fo
     assert.ok(g4[set].top5 > 5 * quality.chance.top5, `${set}: top-5 ${g4[set].top5}`);
   }
   assert.ok(!quality.everyday.lookedAt.startsWith("not yet"), "a person looked at everyday.png");
+  // beside them, what the retrieval features can tell apart: a real image finding its emoji's other styles
+  const another =
+    (card.quality as { anotherStyle: Record<string, Fidelity & { images: number }> }).anotherStyle;
+  assert.deepEqual(another.trainingImages.images + another.heldoutImages.images, 5406, "every real image");
+  for (const set of ["trainingImages", "heldoutImages"]) {
+    const { top1, top5 } = another[set];
+    assert.ok(top1 > 10 * quality.chance.top1 && top1 <= top5 && top5 <= 1, `${set}: ${top1}, ${top5}`);
+  }
 });

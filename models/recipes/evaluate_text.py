@@ -71,6 +71,18 @@ class Gallery:
         self.index = torch.tensor([self.distinct.index(e) for e in self.emoji], device=self.features.device)
         self.category = {e: int(c) for e, c in zip(self.emoji, data.labels.tolist())}
 
+    def another_style(self, rows, k=5):
+        """For the real images `rows`: how often the nearest other emoji (top-1) and the k nearest (top-k), each
+        image's own pixels left out, are its own emoji in another style. What these features tell apart between
+        emoji: the score of a sample that draws the named emoji as its other styles do, not as a copy of one."""
+        d = torch.cdist(self.features[rows], self.features)  # [rows, images]
+        d[torch.arange(len(rows)), rows] = float("inf")
+        per_emoji = torch.full((len(rows), len(self.distinct)), float("inf"), device=d.device)
+        per_emoji.scatter_reduce_(1, self.index.expand_as(d), d, reduce="amin")
+        nearest, own = per_emoji.topk(k, largest=False).indices, self.index[rows, None]
+        return {"top1": round((nearest[:, 0] == own[:, 0]).float().mean().item(), 4),
+                "top5": round((nearest == own).any(1).float().mean().item(), 4), "images": len(rows)}
+
     def nearest(self, features, k=5):
         """The k nearest distinct emoji of each sample, nearest first (an emoji is as near as its nearest image)."""
         d = torch.cdist(features, self.features)  # [n, images]
@@ -170,6 +182,9 @@ def main():
     parser.add_argument("--samplers-only", action="store_true",
                         help="only measure the default-sampler candidates again (quality.bySampler) and the card's "
                              "sampling choice from them, e.g. after a sampler changed; the rest of the card stays")
+    parser.add_argument("--another-style-baseline", action="store_true",
+                        help="only measure how well the features retrieve a real emoji from its other styles "
+                             "(quality.anotherStyle, no model needed) into the card, and rewrite README.md")
     parser.add_argument("--looked-at", metavar="TEXT",
                         help="only record what a person saw in everyday.png (which prompts came out right, which not) "
                              "in the card's quality.everyday.lookedAt, and rewrite README.md")
@@ -192,6 +207,14 @@ def main():
     train_prompts, heldout_prompts = prompt_sets(captions, args.training_names, SEED)
     if args.heldout_names:
         heldout_prompts = dict(list(heldout_prompts.items())[:args.heldout_names])
+    another_style = {"trainingImages": gallery.another_style(data.train),
+                     "heldoutImages": gallery.another_style(data.heldout)}
+    if args.another_style_baseline:
+        card["quality"]["anotherStyle"] = another_style
+        write_card(folder, card)
+        write_readme(folder, card)
+        print(f"another style: {json.dumps(another_style)}; wrote it into {folder}/card.json and README.md")
+        return
     combinations, unseen = set(captions["newCombinations"]), set(captions["unseenWords"])
     category_of = lambda emoji: gallery.category[sorted(emoji)[0]]  # noqa: E731 (an emoji's images share it)
 
@@ -237,6 +260,7 @@ def main():
         "trainingNames": f"{len(train_prompts)} training emoji drawn with seed {SEED}, each by its first training name",
         "heldoutNames": f"{len(heldout_prompts)} held-out names (captions.json textHeldout), each naming held-out emoji",
         "samplingSteps": args.sampling_steps,
+        "anotherStyle": another_style,
         "byGuidanceScale": {},
     }
     for guidance in GUIDANCE_SCALES:
@@ -315,6 +339,15 @@ def write_readme(folder, card):
     chance = q["chance"]
     pct2 = lambda v: f"{100 * v:.2f}%"  # noqa: E731
     size = sum((folder / f).stat().st_size for f in card["files"].values() if not f.endswith(".png"))
+    other = q.get("anotherStyle")
+    another = "" if not other else f"""
+What these features can tell apart: a real emoji image, its own pixels left out, finds its own emoji (in another \
+style) nearest {pct(other['trainingImages']['top1'])} of the time and among the 5 nearest \
+{pct(other['trainingImages']['top5'])} ({other['trainingImages']['images']:,} training images; held-out: \
+{pct(other['heldoutImages']['top1'])} and {pct(other['heldoutImages']['top5'])}). The classifier was trained on \
+categories, so its features place emoji of one category near each other: a sample scores top-1 when it comes \
+close to one particular image of the named emoji, and one that draws the emoji as its other styles do scores \
+about this much."""
     text = f"""# {card['name']}
 
 {card['description']}
@@ -342,6 +375,7 @@ Fidelity ({q['protocol']}; chance: top-1 {pct2(chance["top1"])}, top-5 {pct2(cha
 | guidance | prompts | nearest real emoji is the one named (top-1) | among the 5 nearest (top-5) | category right |
 | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
+{another}
 
 Everyday prompts at guidance 4 (everyday.png; what the classifier's features find nearest, and the category it reads):
 
