@@ -231,8 +231,8 @@ def main():
         parser.error(f"the card records {STEPS}-step quality: give --print-only with --sampling-steps")
     if args.classifier and not args.print_only:
         parser.error("the card records its own classifier's reading: give --print-only with --classifier")
-    if args.classifier and not args.classifier.endswith((".onnx", ".pt")):
-        parser.error(f"--classifier {args.classifier}: expected a classifier.onnx or a train.py classifier.pt")
+    if args.classifier and not (args.classifier.endswith((".onnx", ".pt")) and pathlib.Path(args.classifier).is_file()):
+        parser.error(f"--classifier {args.classifier}: expected an existing classifier.onnx or train.py classifier.pt")
     folder = pathlib.Path(args.out) if args.out else REPO / "models" / args.data
     if args.readme_only or args.near_copy_baseline:
         card = json.loads((folder / "card.json").read_text())

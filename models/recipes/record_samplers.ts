@@ -121,6 +121,9 @@ if (import.meta.main) {
   const parts = await Promise.all(files.map(async (f) => JSON.parse(await Deno.readTextFile(f))));
   const path = `${MODELS_DIR}${name}/card.json`;
   const card = JSON.parse(await Deno.readTextFile(path));
+  if (keep && !card.quality?.bySampler?.results) {
+    throw new Error(`--keep-card-rows: ${path} holds no quality.bySampler to keep rows from`);
+  }
   const kept = keep && keptCardRows(card.quality.bySampler, parts.flatMap((p) => p.results as Row[]));
   if (kept) parts.push(kept);
   for (const part of parts.slice(1)) {

@@ -267,6 +267,9 @@ def train_classifier(name, data, cfg, steps, dist, max_seconds, control=None):
     net = Classifier(data.images.shape[1], len(data.classes)).to(dist.device)
     model = dist.wrap(net)
     per_rank = cfg["batch"] // dist.world
+    unknown = sorted(set(cfg.get("mirror", ())) - set(data.classes))
+    if unknown:
+        raise SystemExit(f"classifier config: mirror names {unknown}, not classes of {name}: {data.classes}")
     mirrorable = torch.tensor([c in cfg.get("mirror", ()) for c in data.classes], device=dist.device)
 
     def loss_fn(generator):
