@@ -10,7 +10,10 @@ For prompts naming training emoji (TRAINING_NAMES of them, one name each, seeded
 a prompt with DDIM (50 steps, the cards' protocol), from the same seeded noise:
 - top-1 / top-5: the nearest real emoji (by the nearest of its images, in classifier features) is the one named /
   among the 5 nearest distinct emoji; chance is 1 / 5 in the number of distinct emoji;
-- category: the classifier reads the named emoji's category from the sample.
+- category: the classifier reads the named emoji's category from the sample;
+- beside them, what the features can tell apart (anotherStyle): how often a real image, its own pixels left out,
+  finds its own emoji in another style nearest / among the 5 nearest: the score of drawing the emoji right but
+  not as a copy of one of its images.
 Held-out names are also reported for the new combinations of seen words and for names with a word no training
 caption has (captions.json's newCombinations, unseenWords). At guidance 4 the training names are also sampled with
 DDIM and DPM-Solver++(2M) at DEFAULT_STEPS steps, the CPU budget, and the better of the two becomes the card's
@@ -20,7 +23,8 @@ sample, the classifier's category and the nearest real emoji, and the words the 
 
 Writes quality and sampling into the card, everyday.png (also the README's picture), training.png (the loss curve,
 if runs/emoji/text-dit.pt is here) and the model's README.md. `--print-only` writes nothing; `--looked-at TEXT`
-only records what a person saw in everyday.png.
+only records what a person saw in everyday.png; `--samplers-only` only measures the default-sampler candidates
+again; `--another-style-baseline` only measures anotherStyle (no model needed).
 """
 import argparse
 import json
