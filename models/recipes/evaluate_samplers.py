@@ -29,6 +29,25 @@ STEPS = (5, 10, 15, 20, 30, 50)
 DDPM_STEPS = 250
 
 
+def round_to_4bit(dit, block):
+    """Round every Linear weight of `dit` to 4 bits in place (integers −7…7, one scale per `block` inputs of a row;
+    0: one scale per row): what storing the weights in 4 bits would cost, measured before building it. Returns how
+    many weights it rounded."""
+    count = 0
+    with torch.no_grad():
+        for module in dit.modules():
+            if isinstance(module, torch.nn.Linear):
+                w = module.weight
+                size = block or w.shape[1]
+                if w.shape[1] % size:
+                    raise SystemExit(f"--weights-4bit {block}: a Linear has {w.shape[1]} inputs, not a multiple of it")
+                blocks = w.reshape(w.shape[0], -1, size)
+                scale = blocks.abs().amax(-1, keepdim=True).clamp(min=1e-12) / 7
+                w.copy_((torch.round(blocks / scale).clamp(-7, 7) * scale).reshape(w.shape))
+                count += w.numel()
+    return count
+
+
 def guided_eps(dit, x, t, labels, null_label, guidance_scale):
     """ε̂ and v at the integer timestep t, the guided ε̂ from one batch of 2n (both halves, as the toolkit)."""
     n, c = x.shape[0], x.shape[1]
@@ -82,10 +101,17 @@ def main():
     parser.add_argument("--steps", type=int, nargs="*", default=list(STEPS))
     parser.add_argument("--samplers", nargs="+", choices=("ddim", *samplers.SAMPLERS, "ddpm"),
                         help="measure only these (default: all; ddpm runs its own DDPM_STEPS)")
+    parser.add_argument("--weights-4bit", type=int, metavar="BLOCK",
+                        help="first round the DiT's Linear weights to 4 bits, one scale per BLOCK inputs of a row "
+                             "(0: per row): what 4-bit storage would cost")
     args = parser.parse_args()
+    if args.weights_4bit is not None and args.weights_4bit < 0:
+        parser.error(f"--weights-4bit is {args.weights_4bit}; expected 0 (a scale per row) or a block size")
     torch.backends.cuda.matmul.allow_tf32 = False  # the float32 model
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dit, decoder, classifier, card = load_shipped(pathlib.Path(args.model) if args.model else REPO / "models" / args.data)
+    if args.weights_4bit is not None:
+        print(f"rounded {round_to_4bit(dit, args.weights_4bit):,} weights to 4 bits", flush=True)
     dit, decoder, classifier = dit.to(device), decoder.to(device), classifier.to(device)
     data = Dataset(args.data, device)
     num_classes, null_label = card["architecture"]["numClasses"], card["nullClassId"]
@@ -127,7 +153,8 @@ def main():
            "command": " ".join(["python3 models/recipes/evaluate_samplers.py --data", args.data,
                                 *(["--model", args.model] if args.model else []),
                                 *(["--samplers", *args.samplers] if args.samplers else []),
-                                *(["--steps", *map(str, args.steps)] if args.steps != list(STEPS) else [])]),
+                                *(["--steps", *map(str, args.steps)] if args.steps != list(STEPS) else []),
+                                *(["--weights-4bit", str(args.weights_4bit)] if args.weights_4bit is not None else [])]),
            "results": results}
     pathlib.Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {args.out}")
