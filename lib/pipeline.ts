@@ -468,10 +468,12 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
   /**
    * A model draws with its own VAE decoder, or with the one of the shipped model whose latent it shares (the
    * card's `vae.from`, read by {@link decoderSource}); one with neither cannot draw: say so before any work.
+   * Returns where the decoder is (its folder and card).
    */
-  #checkDecoder(method: string): void {
+  #checkDecoder(method: string): { dir: string; card: ModelCard | TextCard } {
     this.#decoderSource ??= decoderSource(this.dir, this.card);
-    if (this.#decoderSource.card) return;
+    const { dir, card } = this.#decoderSource;
+    if (card) return { dir, card };
     throw new Error(
       `${method}: ${this.card.name} ships no VAE decoder (card.json files.vaeDecoder) and names no shipped model ` +
         `that decodes its latents (vae.from); call sampleLatents for its latents`,
@@ -492,7 +494,7 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
    * ```
    */
   async decode(latents: Tensor): Promise<Tensor> {
-    this.#checkDecoder("decode");
+    const source = this.#checkDecoder("decode");
     const bad = describeNonFinite(latents.data);
     if (bad) throw new Error(`decode: the latents have non-finite values (${bad}); expected finite latents`);
     const scaleFactor = this.card.latent.scaleFactor;
@@ -504,8 +506,7 @@ export class DiTPipeline implements DiTModel, AsyncDisposable {
         `decode: latents ÷ the card's latent.scaleFactor (${scaleFactor}) have non-finite values (${overflow}); the scale factor is too small`,
       );
     }
-    const source = this.#decoderSource!;
-    this.#decoder ??= openChecked(source.dir, source.card!, "vaeDecoder");
+    this.#decoder ??= openChecked(source.dir, source.card, "vaeDecoder");
     const decoder = await this.#decoder;
     const images = fromOrtTensor((await decoder.run({ latent: toOrtTensor(unscaled) })).image);
     const out = describeNonFinite(images.data);

@@ -81,18 +81,20 @@ class Gallery:
         emoji: the score of a sample that draws the named emoji as its other styles do, not as a copy of one."""
         d = torch.cdist(self.features[rows], self.features)  # [rows, images]
         d[torch.arange(len(rows)), rows] = float("inf")
-        per_emoji = torch.full((len(rows), len(self.distinct)), float("inf"), device=d.device)
-        per_emoji.scatter_reduce_(1, self.index.expand_as(d), d, reduce="amin")
-        nearest, own = per_emoji.topk(k, largest=False).indices, self.index[rows, None]
+        nearest, own = self.by_emoji(d).topk(k, largest=False).indices, self.index[rows, None]
         return {"top1": round((nearest[:, 0] == own[:, 0]).float().mean().item(), 4),
                 "top5": round((nearest == own).any(1).float().mean().item(), 4), "images": len(rows)}
 
     def nearest(self, features, k=5):
         """The k nearest distinct emoji of each sample, nearest first (an emoji is as near as its nearest image)."""
-        d = torch.cdist(features, self.features)  # [n, images]
-        per_emoji = torch.full((len(features), len(self.distinct)), float("inf"), device=d.device)
-        per_emoji.scatter_reduce_(1, self.index.expand_as(d), d, reduce="amin")
-        return [[self.distinct[j] for j in row] for row in per_emoji.topk(k, largest=False).indices.tolist()]
+        nearest = self.by_emoji(torch.cdist(features, self.features)).topk(k, largest=False).indices
+        return [[self.distinct[j] for j in row] for row in nearest.tolist()]
+
+    def by_emoji(self, d):
+        """Distances to every image [n, images] → to every distinct emoji [n, emoji]: an emoji is as near as its
+        nearest image."""
+        per_emoji = torch.full((len(d), len(self.distinct)), float("inf"), device=d.device)
+        return per_emoji.scatter_reduce_(1, self.index.expand_as(d), d, reduce="amin")
 
 
 @torch.no_grad()

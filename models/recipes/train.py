@@ -267,10 +267,7 @@ def train_classifier(name, data, cfg, steps, dist, max_seconds, control=None):
     net = Classifier(data.images.shape[1], len(data.classes)).to(dist.device)
     model = dist.wrap(net)
     per_rank = cfg["batch"] // dist.world
-    unknown = sorted(set(cfg.get("mirror", ())) - set(data.classes))
-    if unknown:
-        raise SystemExit(f"classifier config: mirror names {unknown}, not classes of {name}: {data.classes}")
-    mirrorable = torch.tensor([c in cfg.get("mirror", ()) for c in data.classes], device=dist.device)
+    mirrorable = class_mask(data, cfg.get("mirror", ()), f"{name}'s classifier config: mirror")
 
     def loss_fn(generator):
         idx = batch_indices(data.train, per_rank, generator)
@@ -301,6 +298,15 @@ def random_shift(x, pixels, generator):
     return padded[:, :, dy:dy + H, dx:dx + W]
 
 
+def class_mask(data, names, what):
+    """[classes] bools, True for the classes `names` lists (a config's mirror); a name that is no class of the data is
+    refused in one line, naming `what`."""
+    unknown = sorted(set(names) - set(data.classes))
+    if unknown:
+        raise SystemExit(f"{what}: {unknown} are not classes of the data ({data.classes})")
+    return torch.tensor([c in names for c in data.classes], device=data.labels.device)
+
+
 def training_posterior(name, data, device, mirror=()):
     """The VAE's posterior (mean, std) of every training image, and the latent scale factor: encoded once; each
     step draws a fresh posterior sample, as DiT's training does. With `mirror` (class names) the training images of
@@ -309,9 +315,8 @@ def training_posterior(name, data, device, mirror=()):
     vae_ckpt = torch.load(RUNS / name / "vae.pt", map_location=device)
     vae = VAE(data.images.shape[1], vae_ckpt["config"]["widths"]).to(device).eval()
     vae.load_state_dict(vae_ckpt["state_dict"])
-    train_labels = data.labels[data.train]
-    mirrored = torch.nonzero(torch.isin(train_labels, torch.tensor([data.classes.index(c) for c in mirror],
-                                                                   dtype=torch.long, device=device))).squeeze(1)
+    mirrorable = class_mask(data, mirror, f"{name}'s DiT config: mirror")
+    mirrored = torch.nonzero(mirrorable[data.labels[data.train]]).squeeze(1)
     with torch.no_grad():
         posterior = [vae.encoder(data.images[i]) for i in chunks(data.train)]
         posterior += [vae.encoder(data.images[i].flip(-1)) for i in chunks(data.train[mirrored])]
